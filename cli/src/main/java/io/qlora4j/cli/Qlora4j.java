@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         description = "QLoRA fine-tuning of LLaMA-family models on the JVM.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                QuantizeCommand.class,
+                BenchCommand.class,
         })
 public final class Qlora4j implements Runnable {
 

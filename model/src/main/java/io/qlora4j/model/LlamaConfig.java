@@ -39,7 +39,7 @@ import java.util.OptionalInt;
  * @param torchDtype        dtype the checkpoint was saved in ("float32", "bfloat16", ...), informative
  */
 public record LlamaConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
-                          int numKvHeads, int headDim, int vocabSize, int maxPositions, float rmsNormEps,
+                          int numKvHeads, int headDim, int vocabSize, int maxPositions, double rmsNormEps,
                           RopeConfig rope, boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias,
                           int slidingWindow, int bosTokenId, int[] eosTokenIds, String torchDtype) {
 
@@ -62,7 +62,7 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int interme
         if (headDim % 2 != 0) {
             throw new ModelConfigException(where + ": head_dim " + headDim + " must be even (RoPE rotates pairs)");
         }
-        if (!(rmsNormEps > 0) || !Float.isFinite(rmsNormEps)) {
+        if (!(rmsNormEps > 0) || !Double.isFinite(rmsNormEps)) {
             throw new ModelConfigException(where + ": rms_norm_eps must be a positive number, got " + rmsNormEps);
         }
         if (!(rope.theta() > 0)) throw new ModelConfigException(where + ": rope_theta must be positive, got " + rope.theta());
@@ -133,7 +133,7 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int interme
                 requiredInt(root, where, "num_hidden_layers"), heads, kvHeads, headDim,
                 requiredInt(root, where, "vocab_size"),
                 root.hasNonNull("max_position_embeddings") ? requiredInt(root, where, "max_position_embeddings") : 2048,
-                (float) number(root, where, "rms_norm_eps", 1e-6),
+                number(root, where, "rms_norm_eps", 1e-6),
                 rope(root, where), root.path("tie_word_embeddings").asBoolean(false), attentionBias,
                 root.path("mlp_bias").asBoolean(false), sliding,
                 root.hasNonNull("bos_token_id") ? requiredInt(root, where, "bos_token_id") : -1,
@@ -157,7 +157,7 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int interme
         o.put("head_dim", headDim);
         o.put("vocab_size", vocabSize);
         o.put("max_position_embeddings", maxPositions);
-        o.put("rms_norm_eps", (double) rmsNormEps);
+        o.put("rms_norm_eps", rmsNormEps);
         o.put("rope_theta", rope.theta());
         if (rope.type() != RopeConfig.Scaling.NONE) {
             ObjectNode s = o.putObject("rope_scaling");
@@ -279,7 +279,7 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int interme
 
     /** For configs not read from a file: a config with the given values and every default transformers uses. */
     public static LlamaConfig llama(int hidden, int intermediate, int layers, int heads, int kvHeads, int vocab,
-                                    int maxPositions, float eps, double theta, boolean tied) {
+                                    int maxPositions, double eps, double theta, boolean tied) {
         return new LlamaConfig(Architecture.LLAMA, hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
                 maxPositions, eps, RopeConfig.unscaled(theta), tied, false, false, 0, 1, new int[]{2}, "float32");
     }

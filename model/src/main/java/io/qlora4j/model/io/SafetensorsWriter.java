@@ -1,29 +1,21 @@
 package io.qlora4j.model.io;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SequencedMap;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 
 /**
@@ -104,10 +96,10 @@ public final class SafetensorsWriter {
         ordered.sort(Comparator.comparing((Pending p) -> p.spec.dtype(), Comparator.reverseOrder())
                 .thenComparing(p -> p.spec.name(), JsonText.CODE_POINT_ORDER));
         byte[] header = header(ordered);
-        writeAtomically(target, channel -> {
+        AtomicFiles.write(target, channel -> {
             ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-            writeFully(channel, length);
-            writeFully(channel, ByteBuffer.wrap(header));
+            AtomicFiles.writeFully(channel, length);
+            AtomicFiles.writeFully(channel, ByteBuffer.wrap(header));
             for (Pending p : ordered) {
                 MemorySegment data = p.data.get();
                 if (data.byteSize() != p.spec.byteSize()) {
@@ -115,7 +107,7 @@ public final class SafetensorsWriter {
                             + ": its supplier gave " + data.byteSize() + " bytes, " + p.spec + " needs " + p.spec.byteSize());
                 }
                 for (long off = 0; off < data.byteSize(); off += WRITE_CHUNK) {
-                    writeFully(channel, data.asSlice(off, Math.min(WRITE_CHUNK, data.byteSize() - off)).asByteBuffer());
+                    AtomicFiles.writeFully(channel, data.asSlice(off, Math.min(WRITE_CHUNK, data.byteSize() - off)).asByteBuffer());
                 }
             }
         });
@@ -147,7 +139,7 @@ public final class SafetensorsWriter {
         if (plan.shards().size() > 1) {
             Path indexFile = folder.resolve(weightsName + ShardedSafetensors.INDEX_SUFFIX);
             byte[] index = SafetensorsIndex.of(plan).toJson().getBytes(StandardCharsets.US_ASCII);
-            writeAtomically(indexFile, channel -> writeFully(channel, ByteBuffer.wrap(index)));
+            AtomicFiles.write(indexFile, channel -> AtomicFiles.writeFully(channel, ByteBuffer.wrap(index)));
             written.add(indexFile);
         }
         return written;
@@ -188,44 +180,6 @@ public final class SafetensorsWriter {
         byte[] padded = Arrays.copyOf(utf8, (utf8.length + 7) & ~7);
         Arrays.fill(padded, utf8.length, padded.length, (byte) ' ');
         return padded;
-    }
-
-    private interface ChannelWork {
-        void run(FileChannel channel) throws IOException;
-    }
-
-    /** Runs {@code work} on a new temporary file beside {@code target}, forces it to disk and renames it over target. */
-    private static void writeAtomically(Path target, ChannelWork work) {
-        Path folder = target.toAbsolutePath().getParent();
-        Path tmp = folder.resolve("." + target.getFileName() + "." + HexFormat.of().toHexDigits(
-                ThreadLocalRandom.current().nextLong()) + ".tmp");
-        try {
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                work.run(channel);
-                channel.force(true);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            deleteQuietly(tmp, e);
-            throw new UncheckedIOException("cannot write " + target + ": " + e, e);
-        } catch (RuntimeException | Error e) {
-            deleteQuietly(tmp, e);
-            throw e;
-        }
-    }
-
-    private static void deleteQuietly(Path tmp, Throwable cause) {
-        try {
-            Files.deleteIfExists(tmp);
-        } catch (IOException suppressed) {
-            cause.addSuppressed(suppressed);
-        }
-    }
-
-    private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
-        }
     }
 
     private static String checkUtf8(String s, String what) {

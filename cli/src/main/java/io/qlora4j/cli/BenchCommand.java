@@ -1,0 +1,47 @@
+package io.qlora4j.cli;
+
+import io.qlora4j.kernels.bench.MatmulBench;
+import io.qlora4j.kernels.bench.QuantBench;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+/**
+ * {@code bench}: speed measurements that print ratios against a baseline measured in the same run (a memory copy, the
+ * fp32 product). Results worth keeping go into BENCHMARKS.md with the command line that produced them.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run a benchmark suite; every suite prints its baseline measured in the same run.",
+                "Suites: quant (quantize/dequantize GB/s vs memory copy),",
+                "        matmul (NF4 vs fp32 linear-layer products, and the bandwidth bound)."})
+final class BenchCommand implements Callable<Integer> {
+
+    enum Suite {quant, matmul}
+
+    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul")
+    Suite suite;
+
+    @Option(names = "--threads", split = ",", defaultValue = "1,2", paramLabel = "N[,N...]",
+            description = "Thread counts to measure (default: ${DEFAULT-VALUE}).")
+    int[] threads;
+
+    @Option(names = "--seconds", defaultValue = "1.0", description = "Minimum time per case (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--elements", defaultValue = "67108864", description = "quant: elements of the test tensor (default: 2^26).")
+    int elements;
+
+    @Override
+    public Integer call() {
+        System.out.printf("machine: %d cores, %s %s, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
+                System.getProperty("os.arch"), System.getProperty("java.vm.name") + " " + Runtime.version(),
+                Runtime.getRuntime().maxMemory() >> 20);
+        switch (suite) {
+            case quant -> QuantBench.run(System.out, elements, threads, seconds);
+            case matmul -> MatmulBench.run(System.out, threads, seconds);
+        }
+        return 0;
+    }
+}
