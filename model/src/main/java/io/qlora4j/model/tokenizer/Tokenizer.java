@@ -59,6 +59,12 @@ public interface Tokenizer {
         return new TokenStreamDecoder(this, skipSpecialTokens);
     }
 
-    /** The chat template that came with the tokenizer ({@code tokenizer_config.json}), if any. */
+    /**
+     * The chat template that came with the tokenizer ({@code tokenizer_config.json} or {@code chat_template.jinja}), if
+     * any.
+     *
+     * @throws TokenizerException when the tokenizer has a template that this package cannot compile (the message names
+     *                            the construct and line); loading and text tokenization do not depend on it
+     */
     Optional<ChatTemplate> chatTemplate();
 }

@@ -7,7 +7,7 @@ package io.qlora4j.model.tokenizer.hf;
  * to U+0100, U+0101, ... in byte order (so space is {@code 'Ġ'} U+0120 and newline {@code 'Ċ'} U+010A).
  */
 final class ByteLevelAlphabet {
-    private static final char[] BYTE_TO_CHAR = new char[256];
+    private static final char[] BYTE_TO_CHAR = new char[256]; // (256) the character of each byte
     private static final int[] CHAR_TO_BYTE = new int[0x200]; // every mapped char is below U+0200; -1 = unmapped
 
     static {

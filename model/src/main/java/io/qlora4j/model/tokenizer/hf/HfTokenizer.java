@@ -39,11 +39,13 @@ public final class HfTokenizer implements Tokenizer {
     private final int bosId;
     private final int eosId;
     private final OptionalInt padId;
-    private final ChatTemplate chatTemplate; // null when the folder has none
+    private final ChatTemplate chatTemplate; // null when the folder has none or it does not compile
+    private final TokenizerException chatTemplateError; // why the folder's template does not compile, else null
 
     HfTokenizer(Path source, AddedVocabulary added, Normalizer normalizer, PreTokenizer preTokenizer, BpeModel model,
                 PostProcessor postProcessor, Decoder decoder, String[] tokens, boolean cleanUpTokenizationSpaces,
-                int bosId, int eosId, OptionalInt padId, ChatTemplate chatTemplate) {
+                int bosId, int eosId, OptionalInt padId, ChatTemplate chatTemplate,
+                TokenizerException chatTemplateError) {
         this.source = source;
         this.added = added;
         this.normalizer = normalizer;
@@ -57,6 +59,7 @@ public final class HfTokenizer implements Tokenizer {
         this.eosId = eosId;
         this.padId = padId;
         this.chatTemplate = chatTemplate;
+        this.chatTemplateError = chatTemplateError;
     }
 
     @Override
@@ -173,6 +176,10 @@ public final class HfTokenizer implements Tokenizer {
 
     @Override
     public Optional<ChatTemplate> chatTemplate() {
+        if (chatTemplateError != null) {
+            throw new TokenizerException("the chat template of " + source.getParent() + " cannot be used: "
+                    + chatTemplateError.getMessage(), chatTemplateError);
+        }
         return Optional.ofNullable(chatTemplate);
     }
 

@@ -79,17 +79,19 @@ public final class HfTokenizerLoader {
         int eos = specialId(config.eosToken(), "eos_token", allIds, file);
         int pad = specialId(config.padToken(), "pad_token", allIds, file);
         ChatTemplate template = null;
+        TokenizerException templateError = null;
         if (templateSource != null) {
             Set<String> markers = new LinkedHashSet<>();
             addedTokens.stream().filter(AddedVocabulary.AddedToken::special).forEach(t -> markers.add(t.content()));
-            if (config.eosToken() != null) {
-                markers.add(config.eosToken());
+            try {
+                template = ChatTemplate.compile(templateSource, config.tokenVariables(), markers, templateOrigin);
+            } catch (TokenizerException e) {
+                templateError = e; // text tokenization does not need the template: report it when it is asked for
             }
-            template = ChatTemplate.compile(templateSource, config.tokenVariables(), markers, templateOrigin);
         }
         return new HfTokenizer(file, added, normalizer, preTokenizer, model, postProcessor, decoder, tokens,
                 config.cleanUpTokenizationSpaces(), bos, eos, pad < 0 ? OptionalInt.empty() : OptionalInt.of(pad),
-                template);
+                template, templateError);
     }
 
     private static int specialId(String token, String field, Map<String, Integer> ids, Path file) {

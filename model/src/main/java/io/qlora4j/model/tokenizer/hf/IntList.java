@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /** A growable int array (token ids and offsets are collected without boxing). */
 final class IntList {
-    private int[] data;
+    private int[] data; // (capacity) the first size entries are the list
     private int size;
 
     IntList(int capacity) {

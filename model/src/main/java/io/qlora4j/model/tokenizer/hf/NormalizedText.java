@@ -49,10 +49,6 @@ final class NormalizedText {
         return text.length();
     }
 
-    boolean isEmpty() {
-        return text.isEmpty();
-    }
-
     /** Smallest original index of the units {@code [from, to)} (non-empty range). */
     int originalStart(int from, int to) {
         int min = Integer.MAX_VALUE;

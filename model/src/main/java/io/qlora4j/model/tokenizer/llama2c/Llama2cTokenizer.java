@@ -238,11 +238,6 @@ public final class Llama2cTokenizer implements Tokenizer {
         return Optional.empty();
     }
 
-    /** The vocabulary this tokenizer encodes with. */
-    public Llama2cVocab vocab() {
-        return vocab;
-    }
-
     private static String escape(String s) {
         return s.replace("\n", "\\n");
     }

@@ -35,13 +35,16 @@ final class Parser {
 
     /** Parses a template; literal text and string literals get their turn markers tagged. */
     static List<Node> parse(Source source, Set<String> turnMarkers) {
-        return new Parser(source, Lexer.tokenize(source), turnMarkers).parseBody(Set.of());
+        return new Parser(source, Lexer.tokenize(source), turnMarkers).parseBody(Set.of(), null);
     }
 
     // ---- statements
 
-    /** Nodes until EOF or a {@code {% keyword %}} with keyword in {@code ends} (not consumed). */
-    private List<Node> parseBody(Set<String> ends) {
+    /**
+     * Nodes until EOF or a {@code {% keyword %}} with keyword in {@code ends} (not consumed). {@code opener} is the
+     * block being parsed (null at top level), for the error when another block's end or branch comes first.
+     */
+    private List<Node> parseBody(Set<String> ends, String opener) {
         List<Node> body = new ArrayList<>();
         while (true) {
             Token t = peek();
@@ -64,12 +67,21 @@ final class Parser {
                     if (keyword.type() == Token.Type.NAME && ends.contains(keyword.value())) {
                         return body;
                     }
+                    if (opener != null && keyword.type() == Token.Type.NAME && isBlockPart(keyword.value())) {
+                        throw source.error(keyword.offset(), "expected one of " + ends.stream().sorted()
+                                .map(e -> "'{% " + e + " %}'").toList() + " in '{% " + opener + " %}', found '"
+                                + keyword.value() + "'");
+                    }
                     pos += 2;
                     body.add(parseStatement(keyword));
                 }
                 default -> throw source.error(t.offset(), "unexpected '" + t.value() + "'");
             }
         }
+    }
+
+    private static boolean isBlockPart(String keyword) {
+        return keyword.startsWith("end") || keyword.equals("elif") || keyword.equals("else");
     }
 
     private Node parseStatement(Token keyword) {
@@ -87,7 +99,7 @@ final class Parser {
             }
             case "generation" -> {
                 expect(Token.Type.BLOCK_END, "%}");
-                List<Node> body = parseBody(Set.of("endgeneration"));
+                List<Node> body = parseBody(Set.of("endgeneration"), "generation");
                 endBlock("endgeneration", "generation", keyword.offset());
                 yield new Node.Generation(body);
             }
@@ -103,7 +115,7 @@ final class Parser {
         int start = peek().offset();
         Expr test = parseExpression();
         expect(Token.Type.BLOCK_END, "%}");
-        List<Node> body = parseBody(Set.of("elif", "else", "endif"));
+        List<Node> body = parseBody(Set.of("elif", "else", "endif"), "if");
         branches.add(new Node.Branch(test, body));
         List<Node> orElse = List.of();
         while (true) {
@@ -113,10 +125,10 @@ final class Parser {
             if (kw.equals("elif")) {
                 Expr t = parseExpression();
                 expect(Token.Type.BLOCK_END, "%}");
-                branches.add(new Node.Branch(t, parseBody(Set.of("elif", "else", "endif"))));
+                branches.add(new Node.Branch(t, parseBody(Set.of("elif", "else", "endif"), "if")));
             } else if (kw.equals("else")) {
                 expect(Token.Type.BLOCK_END, "%}");
-                orElse = parseBody(Set.of("endif"));
+                orElse = parseBody(Set.of("endif"), "if");
                 endBlock("endif", "if", start);
                 break;
             } else {
@@ -146,13 +158,13 @@ final class Parser {
             throw source.error(peek().offset(), "recursive for loops are not supported by this Jinja2 subset");
         }
         expect(Token.Type.BLOCK_END, "%}");
-        List<Node> body = parseBody(Set.of("else", "endfor"));
+        List<Node> body = parseBody(Set.of("else", "endfor"), "for");
         List<Node> orElse = List.of();
         requireBlock("endfor", "for", start);
         if (tokens.get(pos + 1).isName("else")) {
             pos += 2;
             expect(Token.Type.BLOCK_END, "%}");
-            orElse = parseBody(Set.of("endfor"));
+            orElse = parseBody(Set.of("endfor"), "for");
         }
         endBlock("endfor", "for", start);
         return new Node.For(targets, iterable, filter, body, orElse, start);
@@ -169,7 +181,7 @@ final class Parser {
         }
         if (peek().type() == Token.Type.BLOCK_END && attribute == null) {
             pos++;
-            List<Node> body = parseBody(Set.of("endset"));
+            List<Node> body = parseBody(Set.of("endset"), "set");
             endBlock("endset", "set", start);
             return new Node.SetBlock(name, body);
         }
@@ -187,13 +199,10 @@ final class Parser {
         }
     }
 
+    /** Consumes the {@code {% end %}} that {@link #parseBody} stopped at (or reports EOF). */
     private void endBlock(String end, String opener, int start) {
         requireBlock(end, opener, start);
-        Token kw = tokens.get(pos + 1);
-        if (!kw.isName(end)) {
-            throw source.error(kw.offset(), "expected '{% " + end + " %}' to close '{% " + opener + " %}', found '"
-                    + kw.value() + "'");
-        }
+        assert tokens.get(pos + 1).isName(end) : "parseBody stops only at the keywords it was given";
         pos += 2;
         expect(Token.Type.BLOCK_END, "%}");
     }
@@ -411,14 +420,14 @@ final class Parser {
                 }
                 node = name.type() == Token.Type.INTEGER
                         ? new Expr.Index(node, new Expr.Literal(new Value.Int(Long.parseLong(name.value())), name.offset()),
-                        t.offset())
-                        : new Expr.Attribute(node, name.value(), t.offset());
+                        node.offset())
+                        : new Expr.Attribute(node, name.value(), node.offset());
             } else if (t.isOperator("[")) {
                 pos++;
-                node = parseSubscript(node, t.offset());
+                node = parseSubscript(node, node.offset());
             } else if (t.isOperator("(")) {
                 pos++;
-                node = parseCall(node, t.offset());
+                node = parseCall(node, node.offset());
             } else {
                 return node;
             }
@@ -484,7 +493,7 @@ final class Parser {
                 if (acceptOperator("(")) {
                     parseArguments(args, kwargs);
                 }
-                node = new Expr.Filter(node, name, args, kwargs, t.offset());
+                node = new Expr.Filter(node, name, args, kwargs, node.offset());
             } else if (t.isName("is")) {
                 pos++;
                 boolean negated = false;
@@ -506,10 +515,10 @@ final class Parser {
                         throw source.error(t.offset(), "keyword arguments to tests are not supported");
                     }
                 }
-                node = new Expr.Test(node, name, negated, args, t.offset());
+                node = new Expr.Test(node, name, negated, args, node.offset());
             } else if (t.isOperator("(")) {
                 pos++;
-                node = parseCall(node, t.offset());
+                node = parseCall(node, node.offset());
             } else {
                 return node;
             }

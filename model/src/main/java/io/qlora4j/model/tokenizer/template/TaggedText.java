@@ -11,8 +11,8 @@ import java.util.function.UnaryOperator;
  * tags through concatenation, slicing, stripping and case mapping, so that after rendering the origin of every
  * output character is known from the rendering itself, not from searching the output.
  *
- * <p>Tags are sorted and do not overlap. A tag may be empty (an empty message content still marks where it was
- * emitted).
+ * <p>Tags are sorted and do not overlap; adjacent non-empty ranges with the same origin are joined into one. A tag
+ * may be empty (an empty message content still marks where it was emitted).
  */
 public final class TaggedText {
     /** What a tagged range is. */
@@ -91,7 +91,15 @@ public final class TaggedText {
         List<Tag> joined = new ArrayList<>(tags.size() + other.tags.size());
         joined.addAll(tags);
         for (Tag t : other.tags) {
-            joined.add(t.shift(text.length()));
+            Tag shifted = t.shift(text.length());
+            Tag last = joined.isEmpty() ? null : joined.getLast();
+            if (last != null && last.end() == shifted.start() && last.kind() == shifted.kind()
+                    && last.messageIndex() == shifted.messageIndex() && last.start() < last.end()
+                    && shifted.start() < shifted.end()) {
+                joined.set(joined.size() - 1, new Tag(last.start(), shifted.end(), last.kind(), last.messageIndex()));
+            } else {
+                joined.add(shifted);
+            }
         }
         return new TaggedText(text + other.text, joined);
     }
