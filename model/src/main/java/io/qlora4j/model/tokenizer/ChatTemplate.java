@@ -79,6 +79,9 @@ public final class ChatTemplate {
         Map<String, Object> variables = new LinkedHashMap<>(tokenVariables);
         variables.put("messages", wireMessages);
         variables.put("add_generation_prompt", addGenerationPrompt);
+        // transformers passes these as None when not given, so "tools is not none" is false, not true as for undefined
+        variables.put("tools", null);
+        variables.put("documents", null);
         Template.Rendered rendered = template.render(variables);
         return new RenderedChat(rendered.text(), targets(messages, rendered.marks()));
     }

@@ -159,6 +159,14 @@ class ChatTemplateTest {
         assertEquals("Hello", r.targetText(r.targets().getFirst()));
     }
 
+    /** transformers passes tools and documents as None, so tool-aware templates take their no-tools branch. */
+    @Test
+    void toolsAndDocumentsAreNone() {
+        ChatTemplate t = ChatTemplate.compile("{{ 'tools' if tools is not none else 'no tools' }}, {{ documents }}",
+                Map.of(), Set.of(), "t");
+        assertEquals("no tools, None", t.render(List.of(user("x")), false).text());
+    }
+
     @Test
     void unsupportedConstructIsNamedWithItsLine() {
         TemplateException e = assertThrows(TemplateException.class, () -> ChatTemplate.compile(

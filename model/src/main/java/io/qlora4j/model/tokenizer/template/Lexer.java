@@ -125,6 +125,7 @@ final class Lexer {
 
     /** Lexes expression tokens up to {@code end}; returns {index after the end delimiter, sign before it or 0}. */
     private int[] lexExpression(int p, String end, int tagStart) {
+        int depth = 0; // open ( [ {: as in Jinja2, "}}" inside a dict literal does not end the tag
         while (true) {
             while (p < src.length() && isWhitespace(src.charAt(p))) {
                 p++;
@@ -133,10 +134,10 @@ final class Lexer {
                 throw source.error(tagStart, "tag " + src.substring(tagStart, Math.min(tagStart + 2, src.length()))
                         + " is never closed with " + end);
             }
-            if (src.startsWith(end, p)) {
+            if (depth == 0 && src.startsWith(end, p)) {
                 return new int[] {p + end.length(), 0};
             }
-            if ((src.charAt(p) == '-' || src.charAt(p) == '+') && src.startsWith(end, p + 1)
+            if (depth == 0 && (src.charAt(p) == '-' || src.charAt(p) == '+') && src.startsWith(end, p + 1)
                     && (src.charAt(p) == '-' || end.equals("%}"))) {
                 return new int[] {p + 1 + end.length(), src.charAt(p)};
             }
@@ -161,6 +162,11 @@ final class Lexer {
                 }
                 if (op == null) {
                     throw source.error(p, "unexpected character '" + c + "' in a template tag");
+                }
+                if (op.equals("(") || op.equals("[") || op.equals("{")) {
+                    depth++;
+                } else if (op.equals(")") || op.equals("]") || op.equals("}")) {
+                    depth = Math.max(0, depth - 1);
                 }
                 tokens.add(new Token(Token.Type.OPERATOR, op, p));
                 p += op.length();
