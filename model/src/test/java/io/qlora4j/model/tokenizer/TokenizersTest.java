@@ -3,7 +3,6 @@ package io.qlora4j.model.tokenizer;
 import io.qlora4j.model.tokenizer.hf.HfTokenizer;
 import io.qlora4j.model.tokenizer.llama2c.Llama2cTokenizer;
 import io.qlora4j.testing.SharedData;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,10 +20,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@link Tokenizers#load}: what each kind of path loads, the special-token metadata, and the errors. */
 class TokenizersTest {
-    @BeforeAll
-    static void tmpDir() throws IOException {
-        TestDirs.ensureTmpDir();
-    }
 
     private static void assertMessage(Throwable e, String... parts) {
         for (String part : parts) {

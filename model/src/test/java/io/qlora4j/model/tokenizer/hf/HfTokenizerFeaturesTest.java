@@ -1,10 +1,8 @@
 package io.qlora4j.model.tokenizer.hf;
 
 import io.qlora4j.model.tokenizer.Encoding;
-import io.qlora4j.model.tokenizer.TestDirs;
 import io.qlora4j.model.tokenizer.Tokenizer;
 import io.qlora4j.model.tokenizer.TokenizerException;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,10 +28,6 @@ class HfTokenizerFeaturesTest {
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void tmpDir() throws IOException {
-        TestDirs.ensureTmpDir();
-    }
 
     /** A tokenizer.json with the given parts (JSON text) around the test vocabulary. */
     private Tokenizer load(String model, String addedTokens, String normalizer, String postProcessor, String decoder)

@@ -8,8 +8,6 @@ import io.qlora4j.model.tokenizer.Tokenizer;
 import io.qlora4j.model.tokenizer.TokenizerException;
 import io.qlora4j.model.tokenizer.Tokenizers;
 import io.qlora4j.testing.SharedData;
-import io.qlora4j.model.tokenizer.TestDirs;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,10 +34,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class Llama2cTokenizerTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @BeforeAll
-    static void tmpDir() throws IOException {
-        TestDirs.ensureTmpDir();
-    }
 
     private static Llama2cTokenizer tok512() {
         return new Llama2cTokenizer(Llama2cVocab.readBin(SharedData.require("models/stories260K/tok512.bin")));
