@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.qlora4j.kernels.quant.QuantType;
 import io.qlora4j.kernels.quant.QuantizationError;
 import io.qlora4j.kernels.quant.QuantizedTensor;
+import io.qlora4j.model.LinearLayerName;
 import io.qlora4j.model.LlamaConfig;
 import io.qlora4j.model.ModelConfigException;
 import io.qlora4j.model.ModelFiles;

@@ -1,6 +1,7 @@
 package io.qlora4j.model.quant;
 
 import io.qlora4j.kernels.quant.QuantType;
+import io.qlora4j.model.LinearLayerName;
 
 import java.util.Locale;
 import java.util.Map;

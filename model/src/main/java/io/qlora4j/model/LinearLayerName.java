@@ -1,4 +1,4 @@
-package io.qlora4j.model.quant;
+package io.qlora4j.model;
 
 import java.util.Optional;
 import java.util.regex.Matcher;
