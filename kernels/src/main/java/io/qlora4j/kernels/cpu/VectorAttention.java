@@ -29,7 +29,8 @@ import static io.qlora4j.kernels.cpu.VectorMath.LANES;
  * contiguous buffers (same order) and copies them out at the end, so no cache line is written by two threads. Row
  * tails shorter than a vector use the scalar {@link Rows} primitives of the reference. Every query row takes the same
  * path whatever Tq is, so a sequence processed at once equals the same sequence fed token by token, bit for bit.
- * Dimension letters as in {@link ReferenceAttention}; U = keys visible to the last query row.
+ * Temporaries come from per-thread {@link Scratch} buffers. Dimension letters as in {@link ReferenceAttention};
+ * U = keys visible to the last query row.
  */
 public final class VectorAttention implements Attention {
 
@@ -51,8 +52,8 @@ public final class VectorAttention implements Attention {
         float scale = ReferenceAttention.scale(HS);
         int[] rows = rowOffsets(shape);
         Parallel.forRange(B * NKV, 1, (from, to) -> {
-            float[] kT = new float[HS * stride];      // (HS, stride): column j = key j; padding columns stay 0
-            float[] row = new float[stride];          // scores, then probabilities, of one query row
+            float[] kT = Scratch.floats(Scratch.Slot.TRANSPOSED, HS * stride);   // (HS, stride): column j = key j
+            float[] row = Scratch.floats(Scratch.Slot.ROW, stride);   // scores, then probabilities, of one query row
             for (int task = from; task < to; task++) {
                 int b = task / NKV, kh = task % NKV;
                 transpose(k, b, kh, U, shape, kT, stride, rows);
@@ -85,15 +86,15 @@ public final class VectorAttention implements Attention {
         float scale = ReferenceAttention.scale(HS);
         int[] rows = rowOffsets(shape);
         Parallel.forRange(B * NKV, 1, (from, to) -> {
-            float[] vT = new float[HS * stride];
-            float[] dp = new float[stride];           // dP of one query row, then dS in place
-            float[] dkLocal = new float[U * HS];      // (U, HS): this KV head's dk rows while accumulating
-            float[] dvLocal = new float[U * HS];      // (U, HS): its dv rows
+            float[] vT = Scratch.floats(Scratch.Slot.TRANSPOSED, HS * stride);   // (HS, stride): column j = value j
+            float[] dp = Scratch.floats(Scratch.Slot.ROW, stride);    // dP of one query row, then dS in place
+            float[] dkLocal = Scratch.floats(Scratch.Slot.KEY_GRADIENT, U * HS);     // (U, HS): this head's dk rows
+            float[] dvLocal = Scratch.floats(Scratch.Slot.VALUE_GRADIENT, U * HS);   // (U, HS): its dv rows
             for (int task = from; task < to; task++) {
                 int b = task / NKV, kh = task % NKV;
                 int kvBase = (b * Tk * NKV + kh) * HS;
-                Arrays.fill(dkLocal, 0f);
-                Arrays.fill(dvLocal, 0f);
+                Arrays.fill(dkLocal, 0, U * HS, 0f);
+                Arrays.fill(dvLocal, 0, U * HS, 0f);
                 transpose(v, b, kh, U, shape, vT, stride, rows);
                 for (int h = kh * G; h < (kh + 1) * G; h++) {
                     for (int t = 0; t < Tq; t++) {
@@ -142,8 +143,8 @@ public final class VectorAttention implements Attention {
     }
 
     /**
-     * out[j] = (a_row · x_j) · scale for keys j in [0, roundUp(n, 64)), from the transposed xT; lanes past n are
-     * computed but never used. Each lane accumulates over d in ascending order with one FMA: the reference's dot.
+     * out[j] = (a_row · x_j) · scale for keys j in [0, roundUp(n, 64)), from the transposed xT; lanes past n read
+     * later keys or stale scratch and are never used (each lane is independent). Each lane accumulates over d in ascending order with one FMA: the reference's dot.
      */
     private static void dots(float[] a, int aOff, float[] xT, int stride, int HS, int n, float scale, float[] out) {
         for (int j = 0; j < n; j += BLOCK) {
