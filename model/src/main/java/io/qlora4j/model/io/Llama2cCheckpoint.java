@@ -1,5 +1,6 @@
 package io.qlora4j.model.io;
 
+import io.qlora4j.kernels.RopeLayout;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Collections;
@@ -30,7 +31,7 @@ import java.util.SequencedSet;
  * wcls      [V, D]              lm_head.weight, only when untied (vocab_size < 0)
  * </pre>
  * The q/k rows are left as stored: llama2.c rotates interleaved pairs, so {@link #ropeLayout()} is
- * {@link RopeLayout#INTERLEAVED_PAIRS} and the model picks its RoPE accordingly (or permutes with
+ * {@link RopeLayout#INTERLEAVED} and the model picks its RoPE accordingly (or permutes with
  * {@link RopePermutation}). The file size must equal exactly what the header implies.
  *
  * <p>Not the versioned (v1 int8 / v2) exports, and not a tokenizer reader.
@@ -106,7 +107,7 @@ public final class Llama2cCheckpoint implements TensorSource {
 
     @Override
     public RopeLayout ropeLayout() {
-        return RopeLayout.INTERLEAVED_PAIRS;
+        return RopeLayout.INTERLEAVED;
     }
 
     @Override

@@ -12,7 +12,7 @@ public final class RopePermutation {
     }
 
     /**
-     * @param weight (nHeads·headDim, inFeatures) row-major, rows in {@link RopeLayout#INTERLEAVED_PAIRS} order
+     * @param weight (nHeads·headDim, inFeatures) row-major, rows in {@link RopeLayout#INTERLEAVED} order
      * @return a new (nHeads·headDim, inFeatures) row-major array with rows in {@link RopeLayout#HALF_SPLIT} order
      */
     public static float[] interleavedToHalfSplit(float[] weight, int nHeads, int headDim, int inFeatures) {

@@ -1,5 +1,6 @@
 package io.qlora4j.model.io;
 
+import io.qlora4j.kernels.RopeLayout;
 import java.lang.foreign.MemorySegment;
 import java.util.SequencedSet;
 

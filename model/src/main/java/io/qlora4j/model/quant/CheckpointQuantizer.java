@@ -11,7 +11,7 @@ import io.qlora4j.model.ModelConfigException;
 import io.qlora4j.model.ModelFiles;
 import io.qlora4j.model.io.AtomicFiles;
 import io.qlora4j.model.io.BitsandbytesFormat;
-import io.qlora4j.model.io.RopeLayout;
+import io.qlora4j.kernels.RopeLayout;
 import io.qlora4j.model.io.RopePermutation;
 import io.qlora4j.model.io.SafetensorsWriter;
 import io.qlora4j.model.io.TensorInfo;
@@ -60,7 +60,7 @@ public final class CheckpointQuantizer {
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         long peak = memory.getHeapMemoryUsage().getUsed();
         LlamaConfig config = in.config();
-        boolean llama2c = in.tensors().ropeLayout() == RopeLayout.INTERLEAVED_PAIRS;
+        boolean llama2c = in.tensors().ropeLayout() == RopeLayout.INTERLEAVED;
         for (String name : in.tensors().names()) {
             if (BitsandbytesFormat.isAuxiliary(name)) {
                 throw new ModelConfigException(in.path() + " is already quantized (tensor " + name

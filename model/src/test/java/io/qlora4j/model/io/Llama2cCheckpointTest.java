@@ -1,5 +1,6 @@
 package io.qlora4j.model.io;
 
+import io.qlora4j.kernels.RopeLayout;
 import io.qlora4j.testing.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,7 +31,7 @@ class Llama2cCheckpointTest {
             assertTrue(c.header().tied());
             assertEquals(8, c.header().headSize());
             assertEquals(32, c.header().kvDim());
-            assertEquals(RopeLayout.INTERLEAVED_PAIRS, c.ropeLayout());
+            assertEquals(RopeLayout.INTERLEAVED, c.ropeLayout());
             assertEquals(1 + 5 * 9 + 1, c.names().size());
             assertEquals("model.embed_tokens.weight", c.names().getFirst());
             assertEquals("model.norm.weight", c.names().getLast());
