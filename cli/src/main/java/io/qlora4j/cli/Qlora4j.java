@@ -13,6 +13,9 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 QuantizeCommand.class,
+                GenerateCommand.class,
+                PerplexityCommand.class,
+                MergeCommand.class,
                 BenchCommand.class,
         })
 public final class Qlora4j implements Runnable {

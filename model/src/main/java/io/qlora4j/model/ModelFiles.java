@@ -45,8 +45,11 @@ public record ModelFiles(Path path, LlamaConfig config, ObjectNode rawConfig, Te
     private static ModelFiles openFolder(Path dir) {
         Path configJson = dir.resolve("config.json");
         if (!Files.isRegularFile(configJson)) {
+            List<Path> checkpoints = llama2cCheckpoints(dir);
+            if (checkpoints.size() == 1) return openLlama2c(checkpoints.getFirst());
             throw new ModelConfigException(dir + ": no config.json (a Hugging Face model folder has config.json and"
-                    + " model.safetensors)");
+                    + " model.safetensors)" + (checkpoints.isEmpty() ? "" : " and several llama2.c checkpoints "
+                    + checkpoints.stream().map(p -> p.getFileName().toString()).toList() + ": name one"));
         }
         LlamaConfig config = LlamaConfig.read(configJson);
         ObjectNode raw;
@@ -80,6 +83,18 @@ public record ModelFiles(Path path, LlamaConfig config, ObjectNode rawConfig, Te
         LlamaConfig config = LlamaConfig.llama(h.dim(), h.hiddenDim(), h.nLayers(), h.nHeads(), h.nKvHeads(), h.vocab(),
                 h.seqLen(), 1e-5, 10000.0, h.tied());
         return new ModelFiles(file, config, config.toJson(), ckpt, findTokenizer(file.toAbsolutePath().getParent()));
+    }
+
+    /** The llama2.c checkpoints of a folder: .bin files that are not tokenizers. */
+    private static List<Path> llama2cCheckpoints(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.endsWith(".bin") && !n.equals("tokenizer.bin") && !n.matches("tok\\d*\\.bin") && Files.isRegularFile(p);
+            }).sorted().toList();
+        } catch (IOException e) {
+            throw new ModelConfigException(dir + ": cannot list (" + e.getMessage() + ")", e);
+        }
     }
 
     /** tokenizer.json, tokenizer.bin, or a llama2.c tok*.bin in the folder. */

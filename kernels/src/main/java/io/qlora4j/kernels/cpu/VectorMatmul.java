@@ -31,6 +31,8 @@ public final class VectorMatmul implements Matmul {
     private static final int MR = 6;              // rows per micro-tile
     private static final int LC = 256;            // panel depth: 256 × 32 floats = 32 KB, L1/L2 resident
     private static final int ROW_BLOCK = 16 * MR; // rows per task when there are too few column tiles to share
+    /** Below this many multiply-adds a product runs on the calling thread: handing it to workers costs more. */
+    private static final long PARALLEL_MIN_FMAS = 1L << 17;
 
     private VectorMatmul() {
     }
@@ -86,7 +88,8 @@ public final class VectorMatmul implements Matmul {
         int tiles = Math.ceilDiv(cols, NR);
         int rowBlocks = tiles >= 2 * Parallel.threads() ? 1 : Math.max(1, Math.ceilDiv(rows, ROW_BLOCK));
         int rowsPerBlock = rowBlocks == 1 ? rows : ROW_BLOCK;
-        Parallel.forRange(tiles * rowBlocks, 1, (from, to) -> {
+        boolean small = (long) rows * cols * length < PARALLEL_MIN_FMAS;
+        Parallel.forRange(tiles * rowBlocks, small ? tiles * rowBlocks : 1, (from, to) -> {
             float[] panel = new float[LC * NR];
             float[] scratch = new float[LC];
             for (int task = from; task < to; task++) {

@@ -16,6 +16,15 @@ public final class RopePermutation {
      * @return a new (nHeads·headDim, inFeatures) row-major array with rows in {@link RopeLayout#HALF_SPLIT} order
      */
     public static float[] interleavedToHalfSplit(float[] weight, int nHeads, int headDim, int inFeatures) {
+        return permute(weight, nHeads, headDim, inFeatures, true);
+    }
+
+    /** The inverse of {@link #interleavedToHalfSplit} (llama2.c's {@code permute_reverse}). */
+    public static float[] halfSplitToInterleaved(float[] weight, int nHeads, int headDim, int inFeatures) {
+        return permute(weight, nHeads, headDim, inFeatures, false);
+    }
+
+    private static float[] permute(float[] weight, int nHeads, int headDim, int inFeatures, boolean toHalfSplit) {
         if (nHeads <= 0 || headDim <= 0 || headDim % 2 != 0 || inFeatures <= 0) {
             throw new IllegalArgumentException("need nHeads > 0, an even headDim > 0 and inFeatures > 0; got nHeads="
                     + nHeads + " headDim=" + headDim + " inFeatures=" + inFeatures);
@@ -29,8 +38,10 @@ public final class RopePermutation {
         for (int h = 0; h < nHeads; h++) {
             for (int j = 0; j < half; j++) {
                 for (int parity = 0; parity < 2; parity++) {
-                    int from = h * headDim + 2 * j + parity;
-                    int to = h * headDim + parity * half + j;
+                    int interleaved = h * headDim + 2 * j + parity;
+                    int halfSplit = h * headDim + parity * half + j;
+                    int from = toHalfSplit ? interleaved : halfSplit;
+                    int to = toHalfSplit ? halfSplit : interleaved;
                     System.arraycopy(weight, from * inFeatures, out, to * inFeatures, inFeatures);
                 }
             }
