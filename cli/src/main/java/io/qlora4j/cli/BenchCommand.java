@@ -1,11 +1,15 @@
 package io.qlora4j.cli;
 
 import io.qlora4j.kernels.bench.MatmulBench;
+import io.qlora4j.kernels.bench.OpsBench;
 import io.qlora4j.kernels.bench.QuantBench;
+import io.qlora4j.memory.PagingConfig;
+import io.qlora4j.memory.bench.PagingBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /**
@@ -15,12 +19,14 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run a benchmark suite; every suite prints its baseline measured in the same run.",
                 "Suites: quant (quantize/dequantize GB/s vs memory copy),",
-                "        matmul (NF4 vs fp32 linear-layer products, and the bandwidth bound)."})
+                "        matmul (NF4 vs fp32 linear-layer products, and the bandwidth bound),",
+                "        ops (transformer op kernels: Vector API vs reference loops),",
+                "        paging (optimizer page-out/page-in GB/s, Chronicle Map host tier, vs memory copy)."})
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite {quant, matmul}
+    enum Suite {quant, matmul, ops, paging}
 
-    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul")
+    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul | ops | paging")
     Suite suite;
 
     @Option(names = "--threads", split = ",", defaultValue = "1,2", paramLabel = "N[,N...]",
@@ -33,6 +39,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--elements", defaultValue = "67108864", description = "quant: elements of the test tensor (default: 2^26).")
     int elements;
 
+    @Option(names = "--paging-bytes", defaultValue = "268435456", description = "paging: bytes paged per pass (default: 256 MiB).")
+    long pagingBytes;
+
+    @Option(names = "--page-bytes", defaultValue = "" + PagingConfig.DEFAULT_PAGE_BYTES, description = "paging: page size (default: ${DEFAULT-VALUE}).")
+    int pageBytes;
+
+    @Option(names = "--dir", description = "paging: where the benchmark's host-tier files go (default: the temp directory).")
+    Path dir;
+
     @Override
     public Integer call() {
         System.out.printf("machine: %d cores, %s %s, max heap %d MiB%n", Runtime.getRuntime().availableProcessors(),
@@ -41,6 +56,9 @@ final class BenchCommand implements Callable<Integer> {
         switch (suite) {
             case quant -> QuantBench.run(System.out, elements, threads, seconds);
             case matmul -> MatmulBench.run(System.out, threads, seconds);
+            case ops -> OpsBench.run(System.out, threads, seconds);
+            case paging -> PagingBench.run(System.out, dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir")),
+                    pagingBytes, pageBytes, seconds);
         }
         return 0;
     }

@@ -1,0 +1,5 @@
+package io.qlora4j.memory.optim;
+
+/** Reply to {@link PagedAdamW#create}: the optimizer, or {@link CreationRefused}. */
+public sealed interface OptimizerCreation permits PagedAdamW, CreationRefused {
+}
