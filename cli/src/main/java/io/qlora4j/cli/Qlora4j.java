@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 QuantizeCommand.class,
                 BenchCommand.class,
+                ServeDataCommand.class,
         })
 public final class Qlora4j implements Runnable {
 
