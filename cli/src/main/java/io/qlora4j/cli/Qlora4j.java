@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 PerplexityCommand.class,
                 MergeCommand.class,
                 BenchCommand.class,
+                ServeDataCommand.class,
         })
 public final class Qlora4j implements Runnable {
 
