@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 GenerateCommand.class,
                 PerplexityCommand.class,
                 MergeCommand.class,
+                FinetuneCommand.class,
                 BenchCommand.class,
                 ServeDataCommand.class,
         })

@@ -3,13 +3,13 @@ package io.qlora4j.memory;
 import java.util.Locale;
 
 /** Human-readable byte counts for messages ("96.0 MiB"). */
-final class ByteSizes {
+public final class ByteSizes {
     private static final String[] UNITS = {"KiB", "MiB", "GiB", "TiB"};
 
     private ByteSizes() {
     }
 
-    static String format(long bytes) {
+    public static String format(long bytes) {
         if (Math.abs(bytes) < 1024) return bytes + " B";
         double value = bytes;
         int unit = -1;

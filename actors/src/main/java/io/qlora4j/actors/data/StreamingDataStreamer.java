@@ -26,7 +26,6 @@ import org.apache.pekko.stream.javadsl.Source;
 import java.io.UncheckedIOException;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletionException;
 
 /**

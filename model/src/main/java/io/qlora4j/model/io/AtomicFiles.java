@@ -61,6 +61,16 @@ public final class AtomicFiles {
         });
     }
 
+    /** Deletes a file or a folder with everything in it (nothing if it does not exist). */
+    public static void deleteTree(Path p) {
+        if (!Files.exists(p)) return;
+        try (java.util.stream.Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + p + ": " + e.getMessage(), e);
+        }
+    }
+
     public static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) {
             channel.write(buffer);

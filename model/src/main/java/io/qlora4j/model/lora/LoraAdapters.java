@@ -45,6 +45,37 @@ public final class LoraAdapters {
         return new LoraAdapters(config, adapters);
     }
 
+    /** A deep copy of the adapter values (gradients zero): a consistent snapshot for a checkpoint. */
+    public LoraAdapters copy() {
+        LoraAdapter[][] copy = new LoraAdapter[adapters.length][];
+        for (int l = 0; l < adapters.length; l++) {
+            copy[l] = new LoraAdapter[adapters[l].length];
+            for (int n = 0; n < adapters[l].length; n++) {
+                LoraAdapter a = adapters[l][n];
+                if (a != null) {
+                    copy[l][n] = new LoraAdapter(a.rank(), a.in(), a.out(), a.a().clone(), a.b().clone(),
+                            new float[a.gradA().length], new float[a.gradB().length]);
+                }
+            }
+        }
+        return new LoraAdapters(config, copy);
+    }
+
+    /** Overwrites these adapters' values with {@code other}'s (same config and shapes), e.g. when resuming. */
+    public void copyValuesFrom(LoraAdapters other) {
+        if (!other.config.equals(config) || other.adapters.length != adapters.length) {
+            throw new IllegalArgumentException("adapter shapes differ: " + other.config + " vs " + config);
+        }
+        for (int l = 0; l < adapters.length; l++) {
+            for (int n = 0; n < adapters[l].length; n++) {
+                LoraAdapter a = adapters[l][n];
+                if (a == null) continue;
+                System.arraycopy(other.adapters[l][n].a(), 0, a.a(), 0, a.a().length);
+                System.arraycopy(other.adapters[l][n].b(), 0, a.b(), 0, a.b().length);
+            }
+        }
+    }
+
     public LoraConfig config() {
         return config;
     }

@@ -24,11 +24,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.EnumSet;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * LoRA adapters in the Hugging Face PEFT format (QLORA-REFERENCE.md §6): a folder with {@code adapter_config.json}
@@ -79,10 +77,10 @@ public final class PeftAdapter {
             AtomicFiles.writeString(tmp.resolve(CONFIG), configJson(adapters.config(), baseModel));
             replaceDirectory(tmp, dir);
         } catch (IOException e) {
-            deleteTree(tmp);
+            AtomicFiles.deleteTree(tmp);
             throw new UncheckedIOException("cannot save adapter to " + dir + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            deleteTree(tmp);
+            AtomicFiles.deleteTree(tmp);
             throw e;
         }
     }
@@ -260,16 +258,6 @@ public final class PeftAdapter {
             Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
         }
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-        if (old != null) deleteTree(old);
-    }
-
-    static void deleteTree(Path p) {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            Iterator<Path> it = s.sorted(java.util.Comparator.reverseOrder()).iterator();
-            while (it.hasNext()) Files.deleteIfExists(it.next());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + p, e);
-        }
+        if (old != null) AtomicFiles.deleteTree(old);
     }
 }

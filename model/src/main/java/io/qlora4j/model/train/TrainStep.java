@@ -36,6 +36,9 @@ import java.util.List;
  */
 public final class TrainStep implements AutoCloseable {
 
+    /** The owner name of the optimizer's paged state buffer in the memory manager. */
+    public static final String OPTIMIZER_OWNER = "adamw";
+
     /**
      * @param gradientCheckpointing keep only block inputs and recompute the rest in backward
      * @param maxGradNorm           clip the global gradient norm to this (≤ 0: no clipping)
@@ -79,7 +82,7 @@ public final class TrainStep implements AutoCloseable {
         this.weightsLease = lease(Category.WEIGHTS, weights, "model weights");
         this.gradientsLease = lease(Category.GRADIENTS, trainableBytes, "gradients");
         List<ParamSpec> specs = trainables.stream().map(t -> new ParamSpec(t.name(), t.value().length)).toList();
-        OptimizerCreation created = PagedAdamW.create(memory, "adamw", specs, optimizerOptions, model.backend().adamw());
+        OptimizerCreation created = PagedAdamW.create(memory, OPTIMIZER_OWNER, specs, optimizerOptions, model.backend().adamw());
         if (created instanceof CreationRefused refused) {
             close();
             throw new DeviceOutOfMemoryException("optimizer state does not fit: " + refused);
@@ -104,6 +107,12 @@ public final class TrainStep implements AutoCloseable {
         return completed;
     }
 
+    /** Restores the optimizer (and the step count) from a checkpoint's exported state. */
+    public void restore(io.qlora4j.memory.optim.OptimizerState state) {
+        optimizer.importState(state);
+        completed = Math.toIntExact(state.step());
+    }
+
     public List<TrainableTensor> trainables() {
         return trainables;
     }
@@ -121,13 +130,46 @@ public final class TrainStep implements AutoCloseable {
         return adapters;
     }
 
-    /** Activation bytes a micro-batch of B × T needs (what each micro-batch leases). */
+    /** Activation bytes a micro-batch of B × T needs. */
     public long activationBytes(int batch, int length) {
         return Transformer.activationBytes(model.config(), batch, length, context(new long[batch], 0), options.gradientCheckpointing());
     }
 
-    /** Runs one optimizer step over {@code microBatches}. */
+    /** Device bytes the activations of a step need: its largest micro-batch (they run one after another). */
+    public long activationBytes(List<Batch> microBatches) {
+        long max = 0;
+        for (Batch b : microBatches) max = Math.max(max, activationBytes(b.batchSize(), b.seqLen()));
+        return max;
+    }
+
+    /** The summed loss, token count and global gradient norm of a step's forward and backward passes. */
+    public record Gradient(int step, double lossSum, int targetTokens, double gradNorm, long activationBytes, long startNanos) {
+    }
+
+    /**
+     * Runs one optimizer step over {@code microBatches}, accounting its activations with the memory manager itself:
+     * lease → {@link #computeGradients} → release (which lets paged-out optimizer state come back) → {@link #applyUpdate}.
+     */
     public Result step(List<Batch> microBatches) {
+        Lease lease = lease(Category.ACTIVATIONS, activationBytes(microBatches), "activations of step " + (completed + 1)
+                + " (" + microBatches.size() + " micro-batches, longest " + microBatches.stream().mapToInt(Batch::seqLen).max().orElse(0)
+                + " tokens)");
+        Gradient g;
+        try {
+            g = computeGradients(microBatches);
+        } finally {
+            memory.release(lease);
+        }
+        return applyUpdate(g);
+    }
+
+    /**
+     * Forward and backward over every micro-batch, gradients accumulated and normalised by the step's target tokens.
+     * The caller holds device room for {@link #activationBytes(List)} (a lease from the memory manager or its actor).
+     *
+     * @throws NonFiniteGradientException when the gradient is NaN/Inf (parameters untouched)
+     */
+    public Gradient computeGradients(List<Batch> microBatches) {
         long start = System.nanoTime();
         if (microBatches.isEmpty()) throw new IllegalArgumentException("a step needs at least one micro-batch");
         int tokens = microBatches.stream().mapToInt(Batch::targetTokens).sum();
@@ -136,19 +178,9 @@ public final class TrainStep implements AutoCloseable {
         Gradients grads = full != null ? full : Gradients.FROZEN;
         float scale = 1f / tokens;
         double loss = 0;
-        long peakActivations = 0;
         for (Batch b : microBatches) {
-            long bytes = Transformer.activationBytes(model.config(), b.batchSize(), b.seqLen(),
-                    context(b.offsets(), completed + 1), options.gradientCheckpointing());
-            peakActivations = Math.max(peakActivations, bytes);
-            Lease lease = lease(Category.ACTIVATIONS, bytes, "activations of step " + (completed + 1) + " ("
-                    + b.batchSize() + " × " + b.seqLen() + " tokens)");
-            try {
-                loss += transformer.forwardBackward(b, context(b.offsets(), completed + 1), grads,
-                        options.gradientCheckpointing(), scale).sum();
-            } finally {
-                memory.release(lease);
-            }
+            loss += transformer.forwardBackward(b, context(b.offsets(), completed + 1), grads,
+                    options.gradientCheckpointing(), scale).sum();
         }
         double sumSq = 0;
         AdamW kernels = model.backend().adamw();
@@ -158,15 +190,24 @@ public final class TrainStep implements AutoCloseable {
             throw new NonFiniteGradientException("step " + (completed + 1) + ": the gradient norm is " + norm
                     + " (loss " + loss / tokens + "): the step was not applied; lower the learning rate or check the data");
         }
-        boolean clip = options.maxGradNorm() > 0 && norm > options.maxGradNorm();
+        return new Gradient(completed + 1, loss, tokens, norm, activationBytes(microBatches), start);
+    }
+
+    /** Clips the global gradient norm and applies AdamW at the schedule's learning rate. */
+    public Result applyUpdate(Gradient g) {
+        if (g.step() != completed + 1) {
+            throw new IllegalStateException("gradient of step " + g.step() + " applied after " + completed + " completed steps");
+        }
+        boolean clip = options.maxGradNorm() > 0 && g.gradNorm() > options.maxGradNorm();
         // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied only when < 1
-        float gradScale = clip ? (float) (options.maxGradNorm() / (norm + 1e-6)) : 1f;
+        float gradScale = clip ? (float) (options.maxGradNorm() / (g.gradNorm() + 1e-6)) : 1f;
         float lr = options.schedule().lr(completed);
         StepResult r = optimizer.step(lr, gradScale, trainables.stream().map(TrainableTensor::value).toList(),
                 trainables.stream().map(TrainableTensor::grad).toList());
         if (r instanceof StepRefused refused) throw new DeviceOutOfMemoryException(refused.toString());
         completed++;
-        return new Result(completed, loss, tokens, norm, lr, clip, peakActivations, (System.nanoTime() - start) * 1e-9);
+        return new Result(completed, g.lossSum(), g.targetTokens(), g.gradNorm(), lr, clip, g.activationBytes(),
+                (System.nanoTime() - g.startNanos()) * 1e-9);
     }
 
     /** Held-out loss over batches (no dropout, no gradients). */

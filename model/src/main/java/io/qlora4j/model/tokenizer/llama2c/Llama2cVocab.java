@@ -44,6 +44,28 @@ public record Llama2cVocab(String[] pieces, float[] scores, int maxTokenLength, 
         return pieces.length;
     }
 
+    /** Writes this vocabulary as a llama2.c {@code tokenizer.bin} (the layout {@link #readBin} reads). */
+    public void writeBin(Path file) {
+        byte[][] utf8 = new byte[pieces.length][];
+        int size = 4;
+        int longest = 0;
+        for (int i = 0; i < pieces.length; i++) {
+            utf8[i] = pieces[i].getBytes(StandardCharsets.UTF_8);
+            size += 8 + utf8[i].length;
+            longest = Math.max(longest, utf8[i].length);
+        }
+        ByteBuffer buf = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+        buf.putInt(Math.max(longest, maxTokenLength));
+        for (int i = 0; i < pieces.length; i++) {
+            buf.putFloat(scores[i]).putInt(utf8[i].length).put(utf8[i]);
+        }
+        try {
+            Files.write(file, buf.array());
+        } catch (IOException e) {
+            throw new TokenizerException("cannot write llama2.c tokenizer " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Reads a llama2.c {@code tokenizer.bin}; every piece must be valid UTF-8. */
     public static Llama2cVocab readBin(Path file) {
         byte[] bytes;
