@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 MergeCommand.class,
                 BenchCommand.class,
                 ServeDataCommand.class,
+                SimulateCommand.class,
         })
 public final class Qlora4j implements Runnable {
 
