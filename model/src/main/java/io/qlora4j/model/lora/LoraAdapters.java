@@ -114,7 +114,8 @@ public final class LoraAdapters {
         return n;
     }
 
-    static int inFeatures(LlamaConfig c, LinearLayerName n) {
+    /** Input width of a projection: the columns of its weight and of its adapter's A. */
+    public static int inFeatures(LlamaConfig c, LinearLayerName n) {
         return switch (n) {
             case Q_PROJ, K_PROJ, V_PROJ, GATE_PROJ, UP_PROJ -> c.hiddenSize();
             case O_PROJ -> c.qDim();
@@ -122,7 +123,8 @@ public final class LoraAdapters {
         };
     }
 
-    static int outFeatures(LlamaConfig c, LinearLayerName n) {
+    /** Output width of a projection: the rows of its weight and of its adapter's B. */
+    public static int outFeatures(LlamaConfig c, LinearLayerName n) {
         return switch (n) {
             case Q_PROJ -> c.qDim();
             case K_PROJ, V_PROJ -> c.kvDim();
