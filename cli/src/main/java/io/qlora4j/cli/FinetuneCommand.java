@@ -78,6 +78,8 @@ final class FinetuneCommand implements Callable<Integer> {
     Integer gradAccum;
     @Option(names = "--max-len", description = "Tokens per example (default 512).")
     Integer maxLen;
+    @Option(names = "--shuffle-window", description = "Examples shuffled and grouped by length together (default 50 x batch).")
+    Integer shuffleWindow;
     @Option(names = "--optim", paramLabel = "NAME", description = "paged_adamw_32bit|paged_adamw_8bit|adamw_32bit (default paged_adamw_32bit).")
     String optim;
     @Option(names = "--device-memory", paramLabel = "BYTES", description = "Device budget, e.g. 512MiB (default: no limit).")
@@ -145,6 +147,7 @@ final class FinetuneCommand implements Callable<Integer> {
         put(f, "batch", batch);
         put(f, "grad-accum", gradAccum);
         put(f, "max-len", maxLen);
+        put(f, "shuffle-window", shuffleWindow);
         put(f, "memory.device", deviceMemory);
         put(f, "memory.paging", noPaging == null ? null : !noPaging);
         put(f, "gradient-checkpointing", noCheckpointing == null ? null : !noCheckpointing);

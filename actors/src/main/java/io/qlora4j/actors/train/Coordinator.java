@@ -427,8 +427,8 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private void spawnData(DataPosition from) {
         dataGeneration++;
         data = getContext().spawn(DataStreamer.create(DataStreamerConfig.train(session.source, session.split,
-                session.config.batch(), session.config.seed(), DataStreamerConfig.UNLIMITED_EPOCHS, padId()), from),
-                "train-data-" + dataGeneration);
+                session.config.batch(), session.config.seed(), DataStreamerConfig.UNLIMITED_EPOCHS, padId())
+                .withWindowExamples(session.config.shuffleWindow()), from), "train-data-" + dataGeneration);
     }
 
     private int padId() {

@@ -32,7 +32,7 @@ import java.util.TreeMap;
  */
 public record FinetuneConfig(
         Path model, Optional<Path> tokenizer, String data, Optional<DataFormat> format, boolean trainOnSource,
-        boolean failOnMalformed, Path out, long seed, int steps, int batch, int gradAccum, int maxLength,
+        boolean failOnMalformed, Path out, long seed, int steps, int batch, int gradAccum, int maxLength, int shuffleWindow,
         double evalSplit, int evalEvery, int evalBatches, int saveEvery, WeightFormat weightFormat, boolean full,
         boolean gradientCheckpointing, int threads, LoraConfig lora, OptimizerKind optimizer, LrSchedule schedule,
         float maxGradNorm, float weightDecay, long deviceMemoryBytes, boolean paging, int pageBytes,
@@ -47,6 +47,10 @@ public record FinetuneConfig(
         positive("batch", batch);
         positive("grad-accum", gradAccum);
         if (maxLength < 2) throw new IllegalArgumentException("max-len must be at least 2 tokens, got " + maxLength);
+        if (shuffleWindow == 0) shuffleWindow = io.qlora4j.model.data.LengthGrouping.WINDOW_BATCHES * batch;
+        if (shuffleWindow < batch) {
+            throw new IllegalArgumentException("shuffle-window " + shuffleWindow + " must hold at least one batch (" + batch + " examples)");
+        }
         if (!(evalSplit >= 0 && evalSplit < 1)) throw new IllegalArgumentException("eval-split must be in [0, 1), got " + evalSplit);
         if (evalEvery < 0 || saveEvery < 0 || evalBatches < 0) {
             throw new IllegalArgumentException("eval-every, save-every and eval-batches must be >= 0");
@@ -96,7 +100,8 @@ public record FinetuneConfig(
                 Path.of(c.getString("model")), optionalPath(c, "tokenizer"), c.getString("data"),
                 c.getIsNull("format") ? Optional.empty() : Optional.of(DataFormat.parse(c.getString("format"))),
                 c.getBoolean("train-on-source"), malformed.equals("fail"), Path.of(c.getString("out")), c.getLong("seed"),
-                steps, c.getInt("batch"), c.getInt("grad-accum"), c.getInt("max-len"), c.getDouble("eval-split"),
+                steps, c.getInt("batch"), c.getInt("grad-accum"), c.getInt("max-len"), c.getInt("shuffle-window"),
+                c.getDouble("eval-split"),
                 c.getInt("eval-every"), c.getInt("eval-batches"), c.getInt("save-every"),
                 WeightFormat.parse(c.getString("dtype")), c.getBoolean("full"), c.getBoolean("gradient-checkpointing"),
                 c.getInt("threads"),
@@ -128,6 +133,7 @@ public record FinetuneConfig(
         m.put("batch", batch);
         m.put("gradAccum", gradAccum);
         m.put("maxLength", maxLength);
+        m.put("shuffleWindow", shuffleWindow);
         m.put("evalSplit", evalSplit);
         m.put("weights", weightFormat.label());
         m.put("full", full);
