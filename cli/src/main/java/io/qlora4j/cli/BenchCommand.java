@@ -5,11 +5,14 @@ import io.qlora4j.kernels.bench.OpsBench;
 import io.qlora4j.kernels.bench.QuantBench;
 import io.qlora4j.memory.PagingConfig;
 import io.qlora4j.memory.bench.PagingBench;
+import io.qlora4j.model.bench.ModelBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -21,12 +24,14 @@ import java.util.concurrent.Callable;
                 "Suites: quant (quantize/dequantize GB/s vs memory copy),",
                 "        matmul (NF4 vs fp32 linear-layer products, and the bandwidth bound),",
                 "        ops (transformer op kernels: Vector API vs reference loops),",
-                "        paging (optimizer page-out/page-in GB/s, Chronicle Map host tier, vs memory copy)."})
+                "        paging (optimizer page-out/page-in GB/s, Chronicle Map host tier, vs memory copy),",
+                "        model (generation/prompt tokens/s nf4 vs fp32 base and the bandwidth bound; training tokens/s",
+                "               and memory: QLoRA vs LoRA over fp32 vs full fine-tuning)."})
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite {quant, matmul, ops, paging}
+    enum Suite {quant, matmul, ops, paging, model}
 
-    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul | ops | paging")
+    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul | ops | paging | model")
     Suite suite;
 
     @Option(names = "--threads", split = ",", defaultValue = "1,2", paramLabel = "N[,N...]",
@@ -45,6 +50,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--page-bytes", defaultValue = "" + PagingConfig.DEFAULT_PAGE_BYTES, description = "paging: page size (default: ${DEFAULT-VALUE}).")
     int pageBytes;
 
+    @Option(names = "--model", paramLabel = "PATH", description = "model: the stories260K llama2.c checkpoint (default: the shared data's).")
+    Path model;
+
+    @Option(names = "--batch", defaultValue = "4", description = "model: training micro-batch of 256-token sequences (default: ${DEFAULT-VALUE}).")
+    int batch;
+
     @Option(names = "--dir", description = "paging: where the benchmark's host-tier files go (default: the temp directory).")
     Path dir;
 
@@ -59,7 +70,17 @@ final class BenchCommand implements Callable<Integer> {
             case ops -> OpsBench.run(System.out, threads, seconds);
             case paging -> PagingBench.run(System.out, dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir")),
                     pagingBytes, pageBytes, seconds);
+            case model -> ModelBench.run(System.out, Optional.ofNullable(model).or(BenchCommand::sharedStories260K), threads,
+                    seconds, batch);
         }
         return 0;
+    }
+
+    /** stories260K.bin in the shared data beside the checkout (the launcher sets qlora4j.shared), if there. */
+    private static Optional<Path> sharedStories260K() {
+        String shared = System.getProperty("qlora4j.shared");
+        if (shared == null) return Optional.empty();
+        Path p = Path.of(shared, "data", "models", "stories260K", "stories260K.bin");
+        return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 }

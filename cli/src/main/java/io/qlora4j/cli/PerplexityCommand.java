@@ -60,7 +60,7 @@ final class PerplexityCommand implements Callable<Integer> {
                     .map(r -> tok.encode(renderer.render(r, data.toString()).text(), true)).toList();
         }
         if (docs.isEmpty()) throw new IllegalArgumentException(data + ": no records to score");
-        int w = window != null ? window : model.config().maxPositions();
+        int w = window != null ? window : model.config().contextLength();
         int s = stride != null ? stride : Math.max(1, w / 2);
         AdapterContext adapters = adapterOption.load(model);
         long start = System.nanoTime();

@@ -33,7 +33,8 @@ import java.util.OptionalInt;
  * @param tieWordEmbeddings whether lm_head shares the embedding matrix
  * @param attentionBias     q/k/v projections carry biases (Qwen2 always; LLaMA when attention_bias)
  * @param mlpBias           MLP projections carry biases (only validated: no released checkpoint uses it)
- * @param slidingWindow     Mistral's attention window, or 0 for none
+ * @param slidingWindow     Mistral's attention window (Qwen2's with use_sliding_window), or 0 for none: it limits the
+ *                          context ({@link #contextLength()})
  * @param bosTokenId        begin-of-sequence id (-1 when absent)
  * @param eosTokenIds       end-of-sequence ids (Llama 3 lists several)
  * @param torchDtype        dtype the checkpoint was saved in ("float32", "bfloat16", ...), informative
@@ -72,6 +73,22 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int interme
     /** Query width NH·HS (equals hidden_size unless head_dim is set explicitly). */
     public int qDim() {
         return numHeads * headDim;
+    }
+
+    /**
+     * The longest sequence this model computes exactly: max_position_embeddings, or a smaller sliding_window. Within the
+     * window, sliding-window attention is plain causal attention; beyond it transformers masks the keys that fell out
+     * of the window, which qlora4j's attention kernels do not do, so longer sequences are refused rather than computed
+     * differently.
+     */
+    public int contextLength() {
+        return slidingWindow > 0 ? Math.min(maxPositions, slidingWindow) : maxPositions;
+    }
+
+    /** Where {@link #contextLength()} comes from, for error messages: "512 tokens (max_position_embeddings)". */
+    public String contextDescription() {
+        return contextLength() + " tokens (" + (contextLength() < maxPositions
+                ? "sliding_window: attention beyond the window is not supported" : "max_position_embeddings") + ")";
     }
 
     /** Key/value width NKV·HS. */

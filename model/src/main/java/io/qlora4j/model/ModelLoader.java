@@ -58,6 +58,10 @@ public final class ModelLoader {
 
     private LlamaWeights weights() {
         LlamaConfig c = files.config();
+        if (c.mlpBias()) {
+            throw new ModelConfigException(files.path() + ": config.json sets mlp_bias true, but qlora4j's MLP has no biases"
+                    + " (no released LLaMA-family checkpoint uses them): this model cannot be loaded");
+        }
         float[] embedding = floats("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
         DecoderLayerWeights[] layers = new DecoderLayerWeights[c.numLayers()];
         for (int l = 0; l < layers.length; l++) {

@@ -66,7 +66,8 @@ public final class MatmulBench {
         }
     }
 
-    private static double copyBandwidth(double seconds) {
+    /** Memory-copy bandwidth in GB/s (a large array copy over all threads): the baseline of bandwidth-bound cases. */
+    public static double copyBandwidth(double seconds) {
         int n = 1 << 25;
         float[] a = new float[n];
         float[] b = new float[n];

@@ -27,9 +27,9 @@ public final class InferenceSession {
         this.be = model.backend();
         this.block = new DecoderLayer(model);
         this.adapters = adapters;
-        if (capacity < 1 || capacity > c.maxPositions()) {
-            throw new IllegalArgumentException("session capacity " + capacity + " must be in [1, " + c.maxPositions()
-                    + "] (the model's context)");
+        if (capacity < 1 || capacity > c.contextLength()) {
+            throw new IllegalArgumentException("session capacity " + capacity + " must be in [1, " + c.contextLength()
+                    + "]: the model's context is " + c.contextDescription());
         }
         this.cache = new KvCache(c, capacity);
     }

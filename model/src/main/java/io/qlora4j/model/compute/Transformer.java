@@ -124,9 +124,9 @@ public final class Transformer {
     }
 
     private void checkBatch(Batch batch) {
-        if (batch.seqLen() > c.maxPositions()) {
+        if (batch.seqLen() > c.contextLength()) {
             throw new IllegalArgumentException("batch of " + batch.seqLen() + " positions exceeds the model's context of "
-                    + c.maxPositions() + " (max_position_embeddings): truncate examples with --max-len");
+                    + c.contextDescription() + ": truncate examples with --max-len");
         }
         for (int id : batch.inputs()) {
             if (id < 0 || id >= c.vocabSize()) {

@@ -42,11 +42,11 @@ public final class Generator {
      * @param onText receives each piece of generated text as it is decoded
      */
     public Result generate(int[] prompt, SamplingOptions options, Consumer<String> onText) {
-        int context = model.config().maxPositions();
+        int context = model.config().contextLength();
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty: give at least one token (e.g. BOS)");
         if (prompt.length > context) {
             throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens but the model's context is "
-                    + context + " tokens (max_position_embeddings): shorten the prompt");
+                    + model.config().contextDescription() + ": shorten the prompt");
         }
         long start = System.nanoTime();
         int capacity = Math.min(context, prompt.length + options.maxTokens());

@@ -42,9 +42,9 @@ public final class Perplexity {
      */
     public static Result evaluate(LlamaModel model, AdapterContext adapters, List<int[]> documents, int window, int stride,
                                   IntConsumer progress) {
-        if (window < 2 || window > model.config().maxPositions()) {
-            throw new IllegalArgumentException("window " + window + " must be in [2, " + model.config().maxPositions()
-                    + "] (the model's context)");
+        if (window < 2 || window > model.config().contextLength()) {
+            throw new IllegalArgumentException("window " + window + " must be in [2, " + model.config().contextLength()
+                    + "]: the model's context is " + model.config().contextDescription());
         }
         if (stride < 1 || stride > window) throw new IllegalArgumentException("stride " + stride + " must be in [1, window]");
         Transformer t = new Transformer(model);

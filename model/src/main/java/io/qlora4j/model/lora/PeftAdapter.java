@@ -58,7 +58,7 @@ public final class PeftAdapter {
      */
     public static void save(LoraAdapters adapters, LlamaConfig model, RopeLayout layout, Path dir, String baseModel,
                             boolean requireTrained) {
-        validate(adapters, requireTrained);
+        validate(adapters, model, requireTrained);
         Path parent = dir.toAbsolutePath().getParent();
         Path tmp = parent.resolve("." + dir.getFileName() + ".tmp-" + System.nanoTime());
         try {
@@ -219,21 +219,38 @@ public final class PeftAdapter {
         }
     }
 
-    private static void validate(LoraAdapters adapters, boolean requireTrained) {
+    /**
+     * Checks the adapters against the model they are saved for: one A and one B per target projection and layer of the
+     * model, each of the shape the model implies, all finite.
+     */
+    private static void validate(LoraAdapters adapters, LlamaConfig model, boolean requireTrained) {
+        LoraConfig config = adapters.config();
+        int expected = 2 * model.numLayers() * config.targets().size();
         int tensors = 0;
-        boolean anyB = false;
         for (int l = 0; l < adapters.layers(); l++) {
-            for (LinearLayerName n : adapters.config().targets()) {
+            for (LinearLayerName n : LinearLayerName.values()) if (adapters.get(l, n) != null) tensors += 2;
+        }
+        if (tensors != expected) {
+            throw new LoraException("refusing to save: the adapter has " + tensors + " tensors (" + adapters.layers()
+                    + " layers), but a rank-" + config.rank() + " adapter on " + config.targets().size()
+                    + " target modules of this " + model.numLayers() + "-layer model has " + expected
+                    + ": the adapter belongs to another model");
+        }
+        boolean anyB = false;
+        for (int l = 0; l < model.numLayers(); l++) {
+            for (LinearLayerName n : config.targets()) {
                 LoraAdapter a = adapters.get(l, n);
-                if (a == null) throw new LoraException("layer " + l + " has no " + n.shortName() + " adapter although it is a target");
+                if (a == null) throw new LoraException("refusing to save: layer " + l + " has no " + n.shortName() + " adapter although it is a target");
+                int in = LoraAdapters.inFeatures(model, n), out = LoraAdapters.outFeatures(model, n);
+                if (a.rank() != config.rank() || a.in() != in || a.out() != out) {
+                    throw new LoraException("refusing to save: " + LoraAdapters.peftKey(l, n, false) + " is ["
+                            + a.rank() + ", " + a.in() + "] and lora_B [" + a.out() + ", " + a.rank() + "], but this model"
+                            + " and rank need [" + config.rank() + ", " + in + "] and [" + out + ", " + config.rank() + "]");
+                }
                 checkFinite(a.a(), LoraAdapters.peftKey(l, n, false));
                 checkFinite(a.b(), LoraAdapters.peftKey(l, n, true));
                 for (float v : a.b()) anyB |= v != 0f;
-                tensors += 2;
             }
-        }
-        if (tensors != 2 * adapters.layers() * adapters.config().targets().size()) {
-            throw new LoraException("adapter has " + tensors + " tensors, expected " + 2 * adapters.layers() * adapters.config().targets().size());
         }
         if (requireTrained && !anyB) {
             throw new LoraException("refusing to save an untrained adapter: every lora_B matrix is zero, so it would be a"

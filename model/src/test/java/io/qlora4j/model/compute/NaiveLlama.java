@@ -1,11 +1,13 @@
 package io.qlora4j.model.compute;
 
+import io.qlora4j.kernels.DenseWeight;
 import io.qlora4j.kernels.LinearWeight;
 import io.qlora4j.kernels.RopeLayout;
 import io.qlora4j.model.DecoderLayerWeights;
 import io.qlora4j.model.LinearLayerName;
 import io.qlora4j.model.LlamaConfig;
 import io.qlora4j.model.LlamaModel;
+import io.qlora4j.model.RopeConfig;
 import io.qlora4j.model.data.Batch;
 import io.qlora4j.model.lora.LoraAdapter;
 import io.qlora4j.model.lora.LoraAdapters;
@@ -13,35 +15,38 @@ import io.qlora4j.model.lora.LoraAdapters;
 /**
  * The whole LLaMA forward pass with LoRA, written naively in float64 from HF's {@code modeling_llama.py}: the oracle of
  * the model-level gradient checks. One sequence at a time; LoRA dropout off. Parameters are read from the model and
- * adapters each call, so a test can perturb one float64 copy entry ({@link #override}) for finite differences.
+ * adapters each call, element by element, so a test can replace one element of any parameter array (a LoRA matrix, a
+ * dense base weight, a norm, a bias, the embedding, lm_head) by a float64 value ({@link #override}) for finite
+ * differences. RoPE frequencies follow config.json's scaling (none, linear, llama3) computed here in float64 from
+ * transformers' {@code modeling_rope_utils}.
  */
-final class NaiveLlama {
+public final class NaiveLlama {
     private final LlamaModel model;
     private final LlamaConfig c;
     private final LoraAdapters adapters;
-    private String overrideKey;
+    private float[] overrideArray;
     private int overrideIndex = -1;
     private double overrideValue;
 
-    NaiveLlama(LlamaModel model, LoraAdapters adapters) {
+    public NaiveLlama(LlamaModel model, LoraAdapters adapters) {
         this.model = model;
         this.c = model.config();
         this.adapters = adapters;
     }
 
-    /** Uses {@code value} for element {@code index} of the adapter matrix {@code key} ("L.PROJ.A" / "L.PROJ.B"). */
-    void override(String key, int index, double value) {
-        overrideKey = key;
+    /** Uses {@code value} for element {@code index} of the parameter array {@code array} (compared by identity). */
+    public void override(float[] array, int index, double value) {
+        overrideArray = array;
         overrideIndex = index;
         overrideValue = value;
     }
 
-    void clearOverride() {
+    public void clearOverride() {
         overrideIndex = -1;
     }
 
     /** Summed cross-entropy over the batch's target labels. */
-    double loss(Batch batch) {
+    public double loss(Batch batch) {
         double total = 0;
         int t = batch.seqLen();
         for (int b = 0; b < batch.batchSize(); b++) {
@@ -59,11 +64,11 @@ final class NaiveLlama {
         return total;
     }
 
-    double[][] sequenceLogits(int[] tokens) {
+    public double[][] sequenceLogits(int[] tokens) {
         int n = tokens.length, hidden = c.hiddenSize();
         double[][] x = new double[n][hidden];
         float[] emb = model.weights().embedding();
-        for (int p = 0; p < n; p++) for (int j = 0; j < hidden; j++) x[p][j] = emb[tokens[p] * hidden + j];
+        for (int p = 0; p < n; p++) for (int j = 0; j < hidden; j++) x[p][j] = param(emb, tokens[p] * hidden + j);
         for (int l = 0; l < c.numLayers(); l++) x = layer(l, x);
         double[][] logits = new double[n][];
         for (int p = 0; p < n; p++) {
@@ -113,25 +118,24 @@ final class NaiveLlama {
 
     private double[] linear(int l, LinearLayerName name, LinearWeight w, float[] bias, double[] x) {
         double[] y = matvec(w, x);
-        if (bias != null) for (int i = 0; i < y.length; i++) y[i] += bias[i];
+        if (bias != null) for (int i = 0; i < y.length; i++) y[i] += param(bias, i);
         LoraAdapter a = adapters == null ? null : adapters.get(l, name);
         if (a == null) return y;
         double s = adapters.config().alpha() / adapters.config().rank();
         double[] z = new double[a.rank()];
-        String key = l + "." + name + ".";
         for (int r = 0; r < a.rank(); r++) {
-            for (int j = 0; j < a.in(); j++) z[r] += param(key + "A", a.a(), r * a.in() + j) * x[j];
+            for (int j = 0; j < a.in(); j++) z[r] += param(a.a(), r * a.in() + j) * x[j];
         }
         for (int i = 0; i < a.out(); i++) {
             double d = 0;
-            for (int r = 0; r < a.rank(); r++) d += param(key + "B", a.b(), i * a.rank() + r) * z[r];
+            for (int r = 0; r < a.rank(); r++) d += param(a.b(), i * a.rank() + r) * z[r];
             y[i] += s * d;
         }
         return y;
     }
 
-    private double param(String key, float[] values, int index) {
-        return overrideIndex == index && key.equals(overrideKey) ? overrideValue : values[index];
+    private double param(float[] values, int index) {
+        return overrideIndex == index && values == overrideArray ? overrideValue : values[index];
     }
 
     private double[] rope(double[] x, int pos, int heads) {
@@ -140,7 +144,7 @@ final class NaiveLlama {
         RopeLayout layout = model.ropeLayout();
         for (int h = 0; h < heads; h++) {
             for (int j = 0; j < hs / 2; j++) {
-                double angle = pos * Math.pow(c.rope().theta(), -2.0 * j / hs);
+                double angle = pos * inverseFrequency(j);
                 int a = h * hs + layout.first(j, hs), b = h * hs + layout.second(j, hs);
                 y[a] = x[a] * Math.cos(angle) - x[b] * Math.sin(angle);
                 y[b] = x[b] * Math.cos(angle) + x[a] * Math.sin(angle);
@@ -149,18 +153,46 @@ final class NaiveLlama {
         return y;
     }
 
+    /** inv_freq[j] = θ^(−2j/HS), scaled as transformers' {@code _compute_linear/llama3_parameters} do. */
+    private double inverseFrequency(int j) {
+        RopeConfig r = c.rope();
+        double f = Math.pow(r.theta(), -2.0 * j / c.headDim());
+        return switch (r.type()) {
+            case NONE -> f;
+            case LINEAR -> f / r.factor();
+            case LLAMA3 -> {
+                double wavelength = 2 * Math.PI / f;
+                double lowFreqWavelength = r.originalMaxPositions() / r.lowFreqFactor();
+                double highFreqWavelength = r.originalMaxPositions() / r.highFreqFactor();
+                if (wavelength < highFreqWavelength) yield f;
+                if (wavelength > lowFreqWavelength) yield f / r.factor();
+                double smooth = (r.originalMaxPositions() / wavelength - r.lowFreqFactor()) / (r.highFreqFactor() - r.lowFreqFactor());
+                yield (1 - smooth) * f / r.factor() + smooth * f;
+            }
+        };
+    }
+
     private double[] rmsnorm(double[] x, float[] weight) {
         double ss = 0;
         for (double v : x) ss += v * v;
         double r = 1 / Math.sqrt(ss / x.length + c.rmsNormEps());
         double[] y = new double[x.length];
-        for (int i = 0; i < x.length; i++) y[i] = x[i] * r * weight[i];
+        for (int i = 0; i < x.length; i++) y[i] = x[i] * r * param(weight, i);
         return y;
     }
 
-    private static double[] matvec(LinearWeight w, double[] x) {
-        float[] row = new float[w.cols()];
+    private double[] matvec(LinearWeight w, double[] x) {
         double[] y = new double[w.rows()];
+        if (w instanceof DenseWeight dense) {
+            float[] data = dense.data();
+            for (int i = 0; i < w.rows(); i++) {
+                double d = 0;
+                for (int j = 0; j < w.cols(); j++) d += param(data, i * w.cols() + j) * x[j];
+                y[i] = d;
+            }
+            return y;
+        }
+        float[] row = new float[w.cols()];
         for (int i = 0; i < w.rows(); i++) {
             w.decode(i, 0, w.cols(), row, 0);
             double d = 0;

@@ -22,16 +22,16 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /** Small random models and batches for gradient checks: every dimension tiny, GQA on, biases optional. */
-final class TinyModels {
+public final class TinyModels {
     private TinyModels() {
     }
 
-    static LlamaConfig config(boolean tied, boolean bias) {
+    public static LlamaConfig config(boolean tied, boolean bias) {
         return new LlamaConfig(bias ? Architecture.QWEN2 : Architecture.LLAMA, 16, 24, 2, 4, 2, 4, 32, 64, 1e-5,
                 RopeConfig.unscaled(10000), tied, bias, false, 0, 1, new int[]{2}, "float32");
     }
 
-    static LlamaModel model(LlamaConfig c, RopeLayout layout, long seed, boolean quantized) {
+    public static LlamaModel model(LlamaConfig c, RopeLayout layout, long seed, boolean quantized) {
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] emb = gaussian(rnd, c.vocabSize() * c.hiddenSize(), 0.5);
         DecoderLayerWeights[] layers = new DecoderLayerWeights[c.numLayers()];
@@ -54,7 +54,7 @@ final class TinyModels {
     }
 
     /** The same model with every quantized weight replaced by its dequantized dense copy. */
-    static LlamaModel dequantized(LlamaModel m) {
+    public static LlamaModel dequantized(LlamaModel m) {
         DecoderLayerWeights[] layers = m.weights().layers().clone();
         for (int l = 0; l < layers.length; l++) {
             DecoderLayerWeights w = layers[l];
@@ -72,7 +72,7 @@ final class TinyModels {
     }
 
     /** Adapters with random B too, so that every gradient is non-trivial. */
-    static LoraAdapters adapters(LlamaConfig c, io.qlora4j.model.lora.LoraConfig lc, long seed) {
+    public static LoraAdapters adapters(LlamaConfig c, io.qlora4j.model.lora.LoraConfig lc, long seed) {
         LoraAdapters a = LoraAdapters.create(c, lc, seed);
         SplittableRandom rnd = new SplittableRandom(seed + 1);
         for (int l = 0; l < c.numLayers(); l++) {
@@ -84,7 +84,7 @@ final class TinyModels {
         return a;
     }
 
-    static Batch batch(LlamaConfig c, long seed, int... lengths) {
+    public static Batch batch(LlamaConfig c, long seed, int... lengths) {
         SplittableRandom rnd = new SplittableRandom(seed);
         List<TokenizedExample> ex = new ArrayList<>();
         for (int i = 0; i < lengths.length; i++) {
@@ -111,7 +111,7 @@ final class TinyModels {
         return w;
     }
 
-    static float[] gaussian(SplittableRandom rnd, int n, double std) {
+    public static float[] gaussian(SplittableRandom rnd, int n, double std) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float) (rnd.nextGaussian() * std);
         return v;
