@@ -1,0 +1,246 @@
+// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, SwiGlu, AdamW)
+// and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java method it implements
+// and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
+// io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, adamw 32-bit, the elementwise parts
+// of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions).
+//
+// Built with -fmad=false: nvcc would otherwise contract a*b+c into one fused multiply-add, which Java never does;
+// a fused multiply-add is written as fmaf exactly where the Java reference calls Math.fma.
+//
+// No constant tables live here: the code tables (Codebook.NF4, FP4, ..., DYNAMIC_SIGNED) are passed by the Java side as
+// device arrays uploaded from io.qlora4j.kernels.quant.Codebook, the one copy of every table in the project.
+//
+// Dimension letters: M rows of activations (B·T), K in features, N out features, C channels, H hidden (MLP width).
+// extern "C" keeps the symbol names equal to the kernel names the Java side looks up with cuModuleGetFunction.
+
+#include <cstdint>
+
+namespace {
+
+// The block constants of a blockwise-quantized tensor (BlockScales): plain fp32 absmax values, or double-quantized
+// ones (DoubleQuantScales: absmax[b] = table2[codes2[b]] · absmax2[b / 256] + offset, two fp32 roundings).
+struct Scales {
+    const float* absmax;      // (blocks) plain fp32 absmax, or nullptr when double-quantized
+    const uint8_t* codes2;    // (blocks) 8-bit codes of absmax − offset (double quant only)
+    const float* absmax2;     // (ceil(blocks / 256)) second-level fp32 absmax (double quant only)
+    const float* table2;      // (256) the second-level code table, Codebook.DYNAMIC_SIGNED (double quant only)
+    float offset;             // mean of the first-level absmax values (double quant only)
+
+    __device__ float of(int64_t block) const {
+        if (absmax != nullptr) return absmax[block];
+        return __fadd_rn(__fmul_rn(table2[codes2[block]], absmax2[block / 256]), offset);
+    }
+};
+
+// One blockwise-quantized tensor: code of element i is a nibble (4-bit: element 2j in the high nibble of byte j)
+// or a byte (8-bit); it decodes to table[code] · absmax(i / blocksize).
+struct Quantized {
+    const uint8_t* codes;     // 4-bit: (n+1)/2 bytes; 8-bit: n bytes
+    const float* table;       // (2^bits) decoded values of the codebook
+    int bits;                 // 4 or 8
+    int blocksize;
+    Scales scales;
+
+    __device__ float at(int64_t i) const {
+        int code;
+        if (bits == 8) {
+            code = codes[i];
+        } else {
+            uint8_t b = codes[i >> 1];
+            code = (i & 1) == 0 ? b >> 4 : b & 0x0F;
+        }
+        return __fmul_rn(table[code], scales.of(i / blocksize));
+    }
+};
+
+// A dense fp32 weight (rows, cols) row-major.
+struct Dense {
+    const float* data;
+    __device__ float at(int64_t i) const { return data[i]; }
+};
+
+}  // namespace
+
+// A quantized weight crosses the kernel boundary as flat parameters (no struct by value, whose byte layout the Java side
+// would have to mirror): CudaQuantized.appendParams passes them in this order. Double quantization: absmax == nullptr.
+#define QUANTIZED_PARAMS const uint8_t* codes, const float* table, int bits, int blocksize, const float* absmax, \
+                         const uint8_t* codes2, const float* absmax2, const float* table2, float offset
+#define QUANTIZED_ARGS Quantized{codes, table, bits, blocksize, Scales{absmax, codes2, absmax2, table2, offset}}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Dequantization (BlockwiseKernels.dequantize; ReferenceBlockwise): dst[k] = decode(start + k) for k in [0, len).
+// One thread per element; grid-stride so any len fits a fixed grid.
+
+extern "C" __global__ void dequantize_blockwise(float* __restrict__ dst, int64_t start, int64_t len, QUANTIZED_PARAMS) {
+    Quantized q = QUANTIZED_ARGS;
+    for (int64_t k = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; k < len; k += (int64_t) gridDim.x * blockDim.x) {
+        dst[k] = q.at(start + k);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Matmul (io.qlora4j.kernels.Matmul, ReferenceMatmul): every output element starts from its old value (accumulate) or
+// 0 and adds its products one at a time in ascending order of the summed index with fmaf, so the result is bit-identical
+// to the Java reference and does not depend on how the work is split. The weight is decoded on the fly (never stored
+// dequantized). One thread per output element: plain fp32 FMA, no tensor cores; the bf16 tensor-core kernel is separate
+// work (issue 8) with its own, looser contract.
+
+template <typename W>
+__device__ void matmul_forward_body(float* out, const float* in, W w, int M, int N, int K, bool accumulate) {
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;   // over (M, N), n fastest
+    if (idx >= (int64_t) M * N) return;
+    int r = (int) (idx / N), j = (int) (idx % N);
+    float acc = accumulate ? out[idx] : 0.0f;
+    const float* x = in + (int64_t) r * K;
+    int64_t row = (int64_t) j * K;
+    for (int l = 0; l < K; l++) acc = fmaf(x[l], w.at(row + l), acc);
+    out[idx] = acc;
+}
+
+// out (M, N) = in (M, K) · Wᵀ, W (N, K) dense
+extern "C" __global__ void matmul_forward_dense(float* out, const float* in, int M, int N, int K, int accumulate, const float* w) {
+    matmul_forward_body(out, in, Dense{w}, M, N, K, accumulate != 0);
+}
+
+// out (M, N) = in (M, K) · Wᵀ, W (N, K) blockwise-quantized (the fused dequantize + matmul)
+extern "C" __global__ void matmul_forward_quantized(float* out, const float* in, int M, int N, int K, int accumulate,
+                                                    QUANTIZED_PARAMS) {
+    matmul_forward_body(out, in, QUANTIZED_ARGS, M, N, K, accumulate != 0);
+}
+
+template <typename W>
+__device__ void matmul_backward_input_body(float* dIn, const float* dOut, W w, int M, int N, int K, bool accumulate) {
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;   // over (M, K), k fastest
+    if (idx >= (int64_t) M * K) return;
+    int r = (int) (idx / K), c = (int) (idx % K);
+    float acc = accumulate ? dIn[idx] : 0.0f;
+    const float* d = dOut + (int64_t) r * N;
+    for (int j = 0; j < N; j++) acc = fmaf(d[j], w.at((int64_t) j * K + c), acc);
+    dIn[idx] = acc;
+}
+
+// dIn (M, K) = dOut (M, N) · W, W (N, K) dense
+extern "C" __global__ void matmul_backward_input_dense(float* dIn, const float* dOut, int M, int N, int K, int accumulate, const float* w) {
+    matmul_backward_input_body(dIn, dOut, Dense{w}, M, N, K, accumulate != 0);
+}
+
+// dIn (M, K) = dOut (M, N) · W, W (N, K) blockwise-quantized
+extern "C" __global__ void matmul_backward_input_quantized(float* dIn, const float* dOut, int M, int N, int K, int accumulate,
+                                                           QUANTIZED_PARAMS) {
+    matmul_backward_input_body(dIn, dOut, QUANTIZED_ARGS, M, N, K, accumulate != 0);
+}
+
+// dW (N, K) += dOutᵀ (N, M) · in (M, K), rows r in ascending order
+extern "C" __global__ void matmul_backward_weight(float* dWeight, const float* dOut, const float* in, int M, int N, int K) {
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;   // over (N, K), k fastest
+    if (idx >= (int64_t) N * K) return;
+    int j = (int) (idx / K), c = (int) (idx % K);
+    float acc = dWeight[idx];
+    for (int r = 0; r < M; r++) acc = fmaf(dOut[(int64_t) r * N + j], in[(int64_t) r * K + c], acc);
+    dWeight[idx] = acc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// RMSNorm (io.qlora4j.kernels.RmsNorm, ReferenceRmsNorm). One block per row; the row's float64 reductions go through
+// shared memory (each fp32 square and product is exact or rounded as in Java, the float64 sum order differs: the
+// contract allows a few ulps in rstd and in the row projection). Everything elementwise is in the Java order.
+// Launched with RMSNORM_THREADS threads per block.
+
+#define RMSNORM_THREADS 256
+
+__device__ double block_sum(double v, double* shared) {
+    shared[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
+        __syncthreads();
+    }
+    double total = shared[0];
+    __syncthreads();
+    return total;
+}
+
+// out (N, C) = w ⊙ (x · rstd), rstd (N) = 1 / sqrt(Σx² / C + eps) (written when rstd != nullptr)
+extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int N, int C, float eps) {
+    __shared__ double shared[RMSNORM_THREADS];
+    int r = blockIdx.x;
+    const float* x = in + (int64_t) r * C;
+    double ss = 0.0;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) ss += (double) x[i] * x[i];
+    ss = block_sum(ss, shared);
+    float s = (float) (1.0 / sqrt(ss / C + (double) eps));
+    if (rstd != nullptr && threadIdx.x == 0) rstd[r] = s;
+    float* o = out + (int64_t) r * C;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) o[i] = weight[i] * (x[i] * s);
+}
+
+// dIn (N, C) = rstd · (dOut⊙w − (x·rstd) · mean(dOut⊙w ⊙ x·rstd)), written or added
+extern "C" __global__ void rmsnorm_backward_input(float* dIn, const float* dOut, const float* in, const float* weight,
+                                                  const float* rstd, int N, int C, int accumulate) {
+    __shared__ double shared[RMSNORM_THREADS];
+    int r = blockIdx.x;
+    int64_t off = (int64_t) r * C;
+    float s = rstd[r];
+    double dot = 0.0;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) dot += (double) (dOut[off + i] * weight[i]) * (in[off + i] * s);
+    float meanDot = (float) (block_sum(dot, shared) / C);
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+        float g = (dOut[off + i] * weight[i] - (in[off + i] * s) * meanDot) * s;
+        dIn[off + i] = accumulate ? dIn[off + i] + g : g;
+    }
+}
+
+// dW (C) += Σ_rows dOut ⊙ (x · rstd), rows in ascending order (bit-identical to the reference); one thread per channel
+extern "C" __global__ void rmsnorm_backward_weight(float* dWeight, const float* dOut, const float* in, const float* rstd, int N, int C) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= C) return;
+    float acc = dWeight[i];
+    for (int r = 0; r < N; r++) {
+        int64_t off = (int64_t) r * C;
+        acc += dOut[off + i] * (in[off + i] * rstd[r]);
+    }
+    dWeight[i] = acc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// SwiGLU (io.qlora4j.kernels.SwiGlu, ReferenceSwiGlu), elementwise over n = rows · H; expf (not __expf) is within
+// 2 ulps of the correctly rounded exp, so results agree with Math.exp within the contract's few ulps.
+
+extern "C" __global__ void swiglu_forward(float* out, const float* gate, const float* up, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+extern "C" __global__ void swiglu_backward(float* dGate, float* dUp, const float* dOut, const float* gate, const float* up, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = gate[i];
+    float u = up[i];
+    float d = dOut[i];
+    float onePlusE = 1.0f + expf(-g);
+    float sigmoid = 1.0f / onePlusE;
+    dUp[i] = d * (g / onePlusE);
+    dGate[i] = d * u * (sigmoid * (1.0f + g * (1.0f - sigmoid)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// AdamW 32-bit (io.qlora4j.kernels.AdamW.adamw32bit, ReferenceAdamW.update32bit; bnb kOptimizer32bit2State ADAM).
+// The per-step scalars come from AdamWStep (Java), so every operation is the reference's: sqrtf and '/' are correctly
+// rounded (nvcc's default -prec-sqrt=true -prec-div=true), and with -fmad=false the update is bit-identical.
+
+extern "C" __global__ void adamw32bit(float* p, const float* g, float* m, float* v, int n, float beta1, float oneMinusBeta1,
+                                      float beta2, float oneMinusBeta2, float stepSize, float epsC2, int decay,
+                                      float decayFactor, float gradScale) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float gi = gradScale * g[i];
+    float mi = m[i] * beta1 + oneMinusBeta1 * gi;
+    float vi = v[i] * beta2 + oneMinusBeta2 * (gi * gi);
+    float pi = p[i] + stepSize * (mi / (sqrtf(vi) + epsC2));
+    if (decay) pi = pi * decayFactor;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi;
+}
