@@ -16,7 +16,8 @@ public final class CudaBackend {
     /** The backend on {@code device}, the remaining families from {@link Backend#cpu()}. */
     public static Backend create(CudaDevice device) {
         Backend cpu = Backend.cpu();
-        return new Backend("cuda: " + device.description() + " (matmul, rmsnorm, swiglu, adamw 32-bit); "
+        return new Backend("cuda: " + device.description() + " (matmul, rmsnorm, swiglu, adamw 32-bit;"
+                + " operands copied to and from the device on every call); "
                 + cpu.description() + " for rope, attention, cross-entropy, embedding, adamw 8-bit, sum of squares",
                 new CudaMatmul(device), new CudaRmsNorm(device), cpu.rope(), cpu.attention(), new CudaSwiGlu(device),
                 cpu.crossEntropy(), cpu.embedding(), new CudaAdamW(device, cpu.adamw()));
