@@ -24,7 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * is looked up through FFM first (so a machine without a driver never extracts JCuda's native library), then the kernel
  * resource, then JCuda's driver library (a {@link LinkageError} there is caught once and cached: JCuda's class
  * initializer fails only the first time, later uses throw {@code NoClassDefFoundError}), then {@code cuInit} and the
- * device count and compute capability. {@link #get()} returns the device or throws with that reason.
+ * device count and compute capability, and last opening the device (primary context, kernel module): whatever fails
+ * first is the reason. {@link #get()} returns the opened device or throws with that reason.
  *
  * <p>Not thread-affine: every entry point makes the primary context current on the calling thread first.
  * Not a multi-GPU abstraction: one device, one context, synchronous launches.
@@ -45,8 +46,14 @@ public final class CudaDevice {
     public record Probe(boolean available, String reason) {
     }
 
-    private static volatile Probe probe;
-    private static volatile CudaDevice device;
+    /** The probe's outcome and, when available, the opened device: both decided once. */
+    record State(Probe probe, CudaDevice device) {
+        static State unavailable(String reason) {
+            return new State(new Probe(false, reason), null);
+        }
+    }
+
+    private static volatile State state;
 
     private final CUcontext context;
     private final CUmodule module;
@@ -59,41 +66,41 @@ public final class CudaDevice {
         this.description = description;
     }
 
-    /** Whether CUDA can be used, and the device or the reason it cannot; computed once, never throws. */
+    /**
+     * Whether CUDA can be used, and the device or the reason it cannot; computed once, never throws. Available means the
+     * device was opened and the kernel module loaded, so a fatbin the driver cannot load is a reason, not a later error.
+     */
     public static Probe probe() {
-        Probe p = probe;
-        if (p == null) {
-            synchronized (CudaDevice.class) {
-                if (probe == null) probe = runProbe();
-                p = probe;
-            }
-        }
-        return p;
+        return state().probe();
     }
 
-    /** The device, opened on first use (primary context retained, kernel module loaded). */
+    /** The device (primary context retained, kernel module loaded), or the probe's reason as an exception. */
     public static CudaDevice get() {
-        CudaDevice d = device;
-        if (d != null) return d;
-        synchronized (CudaDevice.class) {
-            if (device == null) {
-                Probe p = probe();
-                if (!p.available()) throw new IllegalStateException("CUDA backend unavailable: " + p.reason());
-                device = open();
+        State s = state();
+        if (s.device() == null) throw new IllegalStateException("CUDA backend unavailable: " + s.probe().reason());
+        return s.device();
+    }
+
+    private static State state() {
+        State s = state;
+        if (s == null) {
+            synchronized (CudaDevice.class) {
+                if (state == null) state = runProbe();
+                s = state;
             }
-            return device;
         }
+        return s;
     }
 
     @SuppressWarnings("restricted")   // a library lookup only, no downcall: loading libcuda is what is being probed
-    private static Probe runProbe() {
+    private static State runProbe() {
         try (Arena arena = Arena.ofConfined()) {
             SymbolLookup.libraryLookup("libcuda.so.1", arena);
         } catch (IllegalArgumentException e) {
-            return new Probe(false, "libcuda.so.1 not found (no NVIDIA driver on this machine)");
+            return State.unavailable("libcuda.so.1 not found (no NVIDIA driver on this machine)");
         }
         if (CudaDevice.class.getResource(MODULE_RESOURCE) == null) {
-            return new Probe(false, "CUDA kernels not built: resource io/qlora4j/kernels/cuda/" + MODULE_RESOURCE
+            return State.unavailable("CUDA kernels not built: resource io/qlora4j/kernels/cuda/" + MODULE_RESOURCE
                     + " is missing (the kernels module was built without nvcc; build with -Pnvcc -Dnvcc=/path/to/nvcc)");
         }
         return probeDriver();
@@ -101,41 +108,46 @@ public final class CudaDevice {
 
     /**
      * The driver part of the probe, through JCuda: a {@link LinkageError} (JCuda's native library cannot be loaded, or
-     * its class failed to initialize on an earlier call) or a driver error becomes the reason.
+     * its class failed to initialize on an earlier call) or a driver error becomes the reason; else device 0 is opened.
      */
-    static Probe probeDriver() {
+    static State probeDriver() {
         try {
             int init = JCudaDriver.cuInit(0);
-            if (init != CUresult.CUDA_SUCCESS) return new Probe(false, "cuInit failed: " + CudaErrors.name(init));
+            if (init != CUresult.CUDA_SUCCESS) return State.unavailable("cuInit failed: " + CudaErrors.name(init));
             int[] count = new int[1];
             int r = JCudaDriver.cuDeviceGetCount(count);
-            if (r != CUresult.CUDA_SUCCESS) return new Probe(false, "cuDeviceGetCount failed: " + CudaErrors.name(r));
-            if (count[0] == 0) return new Probe(false, "the NVIDIA driver reports no CUDA device");
+            if (r != CUresult.CUDA_SUCCESS) return State.unavailable("cuDeviceGetCount failed: " + CudaErrors.name(r));
+            if (count[0] == 0) return State.unavailable("the NVIDIA driver reports no CUDA device");
             CUdevice dev = new CUdevice();
             CudaErrors.check(JCudaDriver.cuDeviceGet(dev, 0), "cuDeviceGet(0)");
             String description = describe(dev);
             int cc = 10 * attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
                     + attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
             if (cc < MIN_COMPUTE_CAPABILITY) {
-                return new Probe(false, description + ": compute capability below 8.0; the kernels are built for sm_80+");
+                return State.unavailable(description + ": compute capability below 8.0; the kernels are built for sm_80+");
             }
-            return new Probe(true, description);
+            CudaDevice device = open(dev, description);
+            return new State(new Probe(true, description), device);
         } catch (LinkageError e) {
-            return new Probe(false, "JCuda's driver library could not be loaded: " + e);
+            return State.unavailable("JCuda's driver library could not be loaded: " + e);
         } catch (CudaException e) {
-            return new Probe(false, e.getMessage());
+            return State.unavailable(e.getMessage());
         }
     }
 
-    private static CudaDevice open() {
-        CUdevice dev = new CUdevice();
-        CudaErrors.check(JCudaDriver.cuDeviceGet(dev, 0), "cuDeviceGet(0)");
+    /**
+     * Retains the primary context and loads the fatbin. A driver older than the nvcc that built the fatbin may refuse
+     * it (CUDA_ERROR_NO_BINARY_FOR_GPU, CUDA_ERROR_UNSUPPORTED_PTX_VERSION): the error says so with a hint.
+     */
+    private static CudaDevice open(CUdevice dev, String description) {
         CUcontext ctx = new CUcontext();
         CudaErrors.check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain");
         CudaErrors.check(JCudaDriver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
         CUmodule module = new CUmodule();
-        CudaErrors.check(JCudaDriver.cuModuleLoadData(module, readModule()), "cuModuleLoadData(" + MODULE_RESOURCE + ")");
-        return new CudaDevice(ctx, module, describe(dev));
+        CudaErrors.check(JCudaDriver.cuModuleLoadData(module, readModule()), "cuModuleLoadData(" + MODULE_RESOURCE
+                + ") on " + description + " (the fatbin holds sm_80 and sm_90 code and compute_90 PTX from the nvcc of"
+                + " the build; an older driver may need the kernels rebuilt with an nvcc no newer than the driver)");
+        return new CudaDevice(ctx, module, description);
     }
 
     private static byte[] readModule() {

@@ -76,11 +76,11 @@ public final class CudaMatmul implements Matmul {
         return "M=" + m + " N=" + n + " K=" + k + " weight " + weight.getClass().getSimpleName();
     }
 
-    /** array holds at least rows·cols elements, and rows·cols fits an int (the contract is over Java arrays). */
+    /** array holds at least rows·cols elements (the contract is over Java arrays, so rows·cols fits an int). */
     private static void check(String method, String name, float[] array, int rows, int cols) {
-        if (rows <= 0 || cols <= 0) {
+        if (rows < 0 || cols < 0) {
             throw new IllegalArgumentException("CudaMatmul." + method + ": " + name + " is (" + rows + ", " + cols
-                    + "); both dimensions must be positive");
+                    + "); dimensions must be >= 0");
         }
         long needed = (long) rows * cols;
         if (array.length < needed) {

@@ -41,8 +41,8 @@ class CudaProbeTest {
     @Test
     void jcudaLinkageErrorsBecomeAReasonEveryTime() {
         assumeFalse(libcudaLoads(), "libcuda.so.1 is present on this machine");
-        CudaDevice.Probe first = CudaDevice.probeDriver();    // UnsatisfiedLinkError from the class initializer
-        CudaDevice.Probe second = CudaDevice.probeDriver();   // NoClassDefFoundError from then on
+        CudaDevice.Probe first = CudaDevice.probeDriver().probe();    // UnsatisfiedLinkError from the class initializer
+        CudaDevice.Probe second = CudaDevice.probeDriver().probe();   // NoClassDefFoundError from then on
         assertFalse(first.available());
         assertFalse(second.available());
         assertTrue(first.reason().startsWith("JCuda's driver library could not be loaded: java.lang.UnsatisfiedLinkError"),
