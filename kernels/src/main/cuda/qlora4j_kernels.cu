@@ -1,8 +1,8 @@
-// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, SwiGlu, AdamW)
-// and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java method it implements
-// and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
+// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, SwiGlu,
+// CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java
+// method it implements and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
 // io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, adamw 32-bit, the elementwise parts
-// of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions).
+// of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions in a tree order).
 //
 // Built with -fmad=false: nvcc would otherwise contract a*b+c into one fused multiply-add, which Java never does;
 // a fused multiply-add is written as fmaf exactly where the Java reference calls Math.fma.
@@ -144,9 +144,9 @@ extern "C" __global__ void matmul_backward_weight(float* dWeight, const float* d
 // RMSNorm (io.qlora4j.kernels.RmsNorm, ReferenceRmsNorm). One block per row; the row's float64 reductions go through
 // shared memory (each fp32 square and product is exact or rounded as in Java, the float64 sum order differs: the
 // contract allows a few ulps in rstd and in the row projection). Everything elementwise is in the Java order.
-// Launched with RMSNORM_THREADS threads per block.
+// Launched with ROW_THREADS threads per block (Launch.THREADS on the Java side), like every row-per-block kernel here.
 
-#define RMSNORM_THREADS 256
+#define ROW_THREADS 256
 
 __device__ double block_sum(double v, double* shared) {
     shared[threadIdx.x] = v;
@@ -162,7 +162,7 @@ __device__ double block_sum(double v, double* shared) {
 
 // out (N, C) = w ⊙ (x · rstd), rstd (N) = 1 / sqrt(Σx² / C + eps) (written when rstd != nullptr)
 extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int N, int C, float eps) {
-    __shared__ double shared[RMSNORM_THREADS];
+    __shared__ double shared[ROW_THREADS];
     int r = blockIdx.x;
     const float* x = in + (int64_t) r * C;
     double ss = 0.0;
@@ -177,7 +177,7 @@ extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float*
 // dIn (N, C) = rstd · (dOut⊙w − (x·rstd) · mean(dOut⊙w ⊙ x·rstd)), written or added
 extern "C" __global__ void rmsnorm_backward_input(float* dIn, const float* dOut, const float* in, const float* weight,
                                                   const float* rstd, int N, int C, int accumulate) {
-    __shared__ double shared[RMSNORM_THREADS];
+    __shared__ double shared[ROW_THREADS];
     int r = blockIdx.x;
     int64_t off = (int64_t) r * C;
     float s = rstd[r];
@@ -223,6 +223,79 @@ extern "C" __global__ void swiglu_backward(float* dGate, float* dUp, const float
     float sigmoid = 1.0f / onePlusE;
     dUp[i] = d * (g / onePlusE);
     dGate[i] = d * u * (sigmoid * (1.0f + g * (1.0f - sigmoid)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Cross-entropy (io.qlora4j.kernels.CrossEntropy, ReferenceCrossEntropy): one block per row for the forward pass (max,
+// then Σ of fp32 expf(x − max) in float64 in a tree order, lse = max + log(sum) in float64), elementwise backward.
+// expf is within 2 ulps of exp, and the float64 sum order differs: the contract's fp32 tolerance, not bit identity.
+
+#define IGNORE_INDEX (-100)
+
+// Java's Math.max: NaN wins
+__device__ float java_max(float a, float b) {
+    if (a != a) return a;
+    if (b != b) return b;
+    return a > b ? a : b;
+}
+
+__device__ float block_max(float v, float* shared) {
+    shared[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] = java_max(shared[threadIdx.x], shared[threadIdx.x + s]);
+        __syncthreads();
+    }
+    float m = shared[0];
+    __syncthreads();
+    return m;
+}
+
+// losses (N), logSumExp (N): fp32; rowLoss (N): the float64 loss the Java side sums in row order; 0 for ignored rows
+extern "C" __global__ void cross_entropy_forward(float* losses, float* logSumExp, double* rowLoss, const float* logits,
+                                                 const int* targets, int N, int V) {
+    __shared__ float sharedMax[ROW_THREADS];
+    __shared__ double sharedSum[ROW_THREADS];
+    int r = blockIdx.x;
+    int t = targets[r];
+    if (t == IGNORE_INDEX) {   // uniform over the block: no thread reaches a barrier
+        if (threadIdx.x == 0) {
+            losses[r] = 0.0f;
+            logSumExp[r] = 0.0f;
+            rowLoss[r] = 0.0;
+        }
+        return;
+    }
+    const float* x = logits + (int64_t) r * V;
+    float max = -INFINITY;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) max = java_max(max, x[i]);
+    max = block_max(max, sharedMax);
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) sum += (double) expf(x[i] - max);
+    sum = block_sum(sum, sharedSum);
+    if (threadIdx.x == 0) {
+        double lse = max + log(sum);
+        double loss = lse - x[t];
+        losses[r] = (float) loss;
+        logSumExp[r] = (float) lse;
+        rowLoss[r] = loss;
+    }
+}
+
+// dLogits (N, V) = (softmax − onehot) · scale for target rows, 0 for ignored rows; dLogits may be logits (each thread
+// reads only the element it writes)
+extern "C" __global__ void cross_entropy_backward(float* dLogits, const float* logits, const float* logSumExp,
+                                                  const int* targets, int N, int V, float scale) {
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;
+    if (idx >= (int64_t) N * V) return;
+    int r = (int) (idx / V), i = (int) (idx % V);
+    int t = targets[r];
+    if (t == IGNORE_INDEX) {
+        dLogits[idx] = 0.0f;
+        return;
+    }
+    float e = expf(logits[idx] - logSumExp[r]);
+    dLogits[idx] = i == t ? (e - 1.0f) * scale : e * scale;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

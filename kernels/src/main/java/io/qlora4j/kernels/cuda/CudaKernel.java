@@ -16,6 +16,8 @@ enum CudaKernel {
     RMSNORM_BACKWARD_WEIGHT("rmsnorm_backward_weight"),
     SWIGLU_FORWARD("swiglu_forward"),
     SWIGLU_BACKWARD("swiglu_backward"),
+    CROSS_ENTROPY_FORWARD("cross_entropy_forward"),
+    CROSS_ENTROPY_BACKWARD("cross_entropy_backward"),
     ADAMW32BIT("adamw32bit");
 
     private final String symbol;

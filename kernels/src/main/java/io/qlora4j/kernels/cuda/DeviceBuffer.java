@@ -27,6 +27,11 @@ final class DeviceBuffer implements AutoCloseable {
         return new DeviceBuffer(name, count * Sizeof.FLOAT);
     }
 
+    /** Uninitialized device memory for {@code count} doubles. */
+    static DeviceBuffer doubles(String name, long count) {
+        return new DeviceBuffer(name, count * Sizeof.DOUBLE);
+    }
+
     /** A device copy of {@code src[off, off + count)}. */
     static DeviceBuffer of(String name, float[] src, int off, int count) {
         DeviceBuffer b = floats(name, count);
@@ -46,6 +51,13 @@ final class DeviceBuffer implements AutoCloseable {
         return b;
     }
 
+    /** A device copy of {@code src[0, count)}. */
+    static DeviceBuffer of(String name, int[] src, int count) {
+        DeviceBuffer b = new DeviceBuffer(name, (long) count * Sizeof.INT);
+        b.upload(Pointer.to(src));
+        return b;
+    }
+
     private void upload(Pointer host) {
         if (bytes > 0) CudaErrors.check(JCudaDriver.cuMemcpyHtoD(pointer, host, bytes), "cuMemcpyHtoD(" + name + ", " + bytes + " bytes)");
     }
@@ -61,6 +73,11 @@ final class DeviceBuffer implements AutoCloseable {
     /** Copies the whole buffer back into {@code dst[0 ..]}. */
     void download(float[] dst) {
         download(dst, 0);
+    }
+
+    /** Copies the buffer (of doubles) back into {@code dst[0 ..]}. */
+    void download(double[] dst) {
+        if (bytes > 0) CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), pointer, bytes), "cuMemcpyDtoH(" + name + ", " + bytes + " bytes)");
     }
 
     /** The device pointer, for kernel arguments. */
