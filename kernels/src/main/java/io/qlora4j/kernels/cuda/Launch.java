@@ -20,6 +20,7 @@ final class Launch {
     private final CudaKernel kernel;
     private final String shape;
     private final List<Pointer> args = new ArrayList<>();
+    private final StringBuilder kinds = new StringBuilder();   // CudaKernel.params() notation of the arguments so far
 
     private Launch(CudaKernel kernel, String shape) {
         this.kernel = kernel;
@@ -32,28 +33,29 @@ final class Launch {
     }
 
     Launch buffer(DeviceBuffer b) {
-        args.add(Pointer.to(b.pointer()));
-        return this;
+        return add('p', Pointer.to(b.pointer()));
     }
 
     /** A null device pointer (an optional argument that is absent). */
     Launch none() {
-        args.add(Pointer.to(new CUdeviceptr()));
-        return this;
+        return add('p', Pointer.to(new CUdeviceptr()));
     }
 
     Launch i32(int v) {
-        args.add(Pointer.to(new int[]{v}));
-        return this;
+        return add('i', Pointer.to(new int[]{v}));
     }
 
     Launch i64(long v) {
-        args.add(Pointer.to(new long[]{v}));
-        return this;
+        return add('l', Pointer.to(new long[]{v}));
     }
 
     Launch f32(float v) {
-        args.add(Pointer.to(new float[]{v}));
+        return add('f', Pointer.to(new float[]{v}));
+    }
+
+    private Launch add(char kind, Pointer arg) {
+        kinds.append(kind);
+        args.add(arg);
         return this;
     }
 
@@ -62,8 +64,16 @@ final class Launch {
         run(device, Math.toIntExact(Math.max(1, (work + THREADS - 1) / THREADS)));
     }
 
-    /** Launches {@code blocks} blocks of {@link #THREADS} threads and waits for them. */
+    /**
+     * Launches {@code blocks} blocks of {@link #THREADS} threads and waits for them.
+     *
+     * @throws IllegalStateException before touching the device when the arguments do not match the kernel's parameters
+     */
     void run(CudaDevice device, int blocks) {
+        if (!kinds.toString().equals(kernel.params())) {
+            throw new IllegalStateException("kernel " + kernel.symbol() + " takes parameters (" + kernel.params()
+                    + ") but the launch passes (" + kinds + "): p pointer, i int, l int64, f float");
+        }
         String where = "kernel " + kernel.symbol() + " (" + shape + ") grid (" + blocks + ",1,1) block (" + THREADS + ",1,1)";
         CudaErrors.check(JCudaDriver.cuLaunchKernel(device.function(kernel), blocks, 1, 1, THREADS, 1, 1, 0, null,
                 Pointer.to(args.toArray(Pointer[]::new)), null), "launch of " + where);
