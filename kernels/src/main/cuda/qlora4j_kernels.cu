@@ -317,3 +317,80 @@ extern "C" __global__ void adamw32bit(float* p, const float* g, float* m, float*
     v[i] = vi;
     p[i] = pi;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// AdamW 8-bit blockwise (AdamW.adamw8bit, ReferenceAdamW.updateMoments8bit / updateParams8bit / encode8bit; bnb
+// kOptimizerStatic8bit2StateBlockwise). One block of ROW_THREADS = AdamW.BLOCK_SIZE_8BIT threads per state block, one
+// element per thread. The code tables and the encoder's boundaries (their fp32 midpoints) come from Codebook; the block
+// maxima are exact, so the update is bit-identical to the reference.
+
+// Codebook.encode of a sorted table: the number of boundaries strictly below x (NaN: 0)
+__device__ int count_below(const float* bounds, int count, float x) {
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        int mid = (lo + hi) >> 1;
+        if (bounds[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+// ReferenceAdamW.keepSign: a signed code whose value's sign bit differs from m's moves one code towards m's sign
+__device__ int keep_sign(int code, float m, const float* signedTable) {
+    bool codeNegative = __float_as_int(signedTable[code]) < 0;
+    bool mNegative = __float_as_int(m) < 0;
+    if (codeNegative == mNegative) return code;
+    return m > 0.0f ? code + 1 : code - 1;
+}
+
+extern "C" __global__ void adamw8bit(float* p, const float* g, uint8_t* mCodes, uint8_t* vCodes, float* absmaxM,
+                                     float* absmaxV, int n, const float* signedTable, const float* signedBounds,
+                                     const float* unsignedTable, const float* unsignedBounds, float minAbsmax,
+                                     float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float stepSize,
+                                     float epsC2, int decay, float decayFactor, float gradScale) {
+    __shared__ float sharedM[ROW_THREADS];
+    __shared__ float sharedV[ROW_THREADS];
+    int b = blockIdx.x;
+    int64_t i = (int64_t) b * blockDim.x + threadIdx.x;
+    bool active = i < n;
+    float oldM = absmaxM[b], oldV = absmaxV[b];   // read by every thread before thread 0 overwrites them (barriers below)
+    float gi = active ? g[i] : 0.0f;
+    bool finite = active && isfinite(gi);
+    float mi = 0.0f, vi = 0.0f;
+    if (finite) {
+        gi = gi * gradScale;
+        vi = unsignedTable[vCodes[i]] * oldV;
+        vi = vi * beta2 + oneMinusBeta2 * gi * gi;
+        mi = signedTable[mCodes[i]] * oldM;
+        mi = mi * beta1 + oneMinusBeta1 * gi;
+    }
+    float maxM = block_max(fabsf(mi), sharedM);
+    float maxV = block_max(fabsf(vi), sharedV);
+    if (threadIdx.x == 0) {
+        absmaxM[b] = maxM;
+        absmaxV[b] = maxV;
+    }
+    if (finite) {
+        float pi = p[i] + stepSize * (mi / (sqrtf(vi) + epsC2));
+        if (decay) pi = pi * decayFactor;
+        p[i] = pi;
+    }
+    if (active) {
+        float dm = java_max(maxM, minAbsmax);
+        float dv = java_max(maxV, minAbsmax);
+        mCodes[i] = (uint8_t) keep_sign(count_below(signedBounds, 255, mi / dm), mi, signedTable);
+        vCodes[i] = (uint8_t) count_below(unsignedBounds, 255, vi / dv);
+    }
+}
+
+// Σ x² in float64 (AdamW.sumOfSquares): block b sums elements [b·chunk, (b+1)·chunk) into partial[b]; the Java side adds
+// the partial sums in block order, so the result is deterministic (its order differs from the reference's, as allowed).
+extern "C" __global__ void sum_of_squares(double* partial, const float* x, int n, int chunk) {
+    __shared__ double shared[ROW_THREADS];
+    int64_t from = (int64_t) blockIdx.x * chunk;
+    int64_t to = min((int64_t) n, from + chunk);
+    double s = 0.0;
+    for (int64_t i = from + threadIdx.x; i < to; i += blockDim.x) s += (double) x[i] * x[i];
+    s = block_sum(s, shared);
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}

@@ -151,7 +151,7 @@ public final class ReferenceAdamW implements AdamW {
         Checks.checkSlice(k, "v", v, vOff, n);
     }
 
-    static void check8bit(float[] param, int paramOff, float[] grad, int gradOff, byte[] m, int mOff, byte[] v, int vOff,
+    public static void check8bit(float[] param, int paramOff, float[] grad, int gradOff, byte[] m, int mOff, byte[] v, int vOff,
                           float[] absmaxM, float[] absmaxV, int absmaxOff, int n, AdamWStep step) {
         String k = "adamw8bit";
         Checks.checkNonNegative(k, "n", n);

@@ -22,7 +22,9 @@ enum CudaKernel {
     SWIGLU_BACKWARD("swiglu_backward", "pppppi"),
     CROSS_ENTROPY_FORWARD("cross_entropy_forward", "pppppii"),
     CROSS_ENTROPY_BACKWARD("cross_entropy_backward", "ppppiif"),
-    ADAMW32BIT("adamw32bit", "ppppiffffffiff");
+    ADAMW32BIT("adamw32bit", "ppppiffffffiff"),
+    ADAMW8BIT("adamw8bit", "ppppppipppp" + "fffffffiff"),
+    SUM_OF_SQUARES("sum_of_squares", "ppii");
 
     /** The .cu macro QUANTIZED_PARAMS: codes, table, bits, blocksize, absmax, codes2, absmax2, table2, offset. */
     static final String QUANTIZED = "ppiippppf";

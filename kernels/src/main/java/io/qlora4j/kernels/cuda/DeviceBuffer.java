@@ -46,8 +46,13 @@ final class DeviceBuffer implements AutoCloseable {
 
     /** A device copy of the whole array. */
     static DeviceBuffer of(String name, byte[] src) {
-        DeviceBuffer b = new DeviceBuffer(name, src.length);
-        b.upload(Pointer.to(src));
+        return of(name, src, 0, src.length);
+    }
+
+    /** A device copy of {@code src[off, off + count)}. */
+    static DeviceBuffer of(String name, byte[] src, int off, int count) {
+        DeviceBuffer b = new DeviceBuffer(name, count);
+        b.upload(Pointer.to(src).withByteOffset(off));
         return b;
     }
 
@@ -73,6 +78,14 @@ final class DeviceBuffer implements AutoCloseable {
     /** Copies the whole buffer back into {@code dst[0 ..]}. */
     void download(float[] dst) {
         download(dst, 0);
+    }
+
+    /** Copies the buffer (of bytes) back into {@code dst[off ..]}. */
+    void download(byte[] dst, int off) {
+        if (bytes > 0) {
+            CudaErrors.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst).withByteOffset(off), pointer, bytes),
+                    "cuMemcpyDtoH(" + name + ", " + bytes + " bytes)");
+        }
     }
 
     /** Copies the buffer (of doubles) back into {@code dst[0 ..]}. */
