@@ -1,7 +1,7 @@
-// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, SwiGlu,
+// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, Rope, SwiGlu,
 // CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java
 // method it implements and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
-// io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, adamw 32-bit, the elementwise parts
+// io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, rope, adamw, the elementwise parts
 // of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions in a tree order).
 //
 // Built with -fmad=false: nvcc would otherwise contract a*b+c into one fused multiply-add, which Java never does;
@@ -223,6 +223,30 @@ extern "C" __global__ void swiglu_backward(float* dGate, float* dUp, const float
     float sigmoid = 1.0f / onePlusE;
     dUp[i] = d * (g / onePlusE);
     dGate[i] = d * u * (sigmoid * (1.0f + g * (1.0f - sigmoid)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// RoPE (io.qlora4j.kernels.Rope, ReferenceRope), in place: pair j of head h of row r is rotated by the row's angle,
+// (a, b) -> (a·cos − b·sin', a·sin' + b·cos) with sin' = direction·sin (direction −1: the backward pass, the transpose).
+// cos and sin are gathered per row on the host from RopeTable. One thread per pair; bit-identical (no contraction).
+
+extern "C" __global__ void rope_rotate(float* x, const float* cos, const float* sin, int rows, int heads, int HS,
+                                       int interleaved, float direction) {
+    int P = HS / 2;
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;   // over (rows, heads, P), j fastest
+    if (idx >= (int64_t) rows * heads * P) return;
+    int j = (int) (idx % P);
+    int64_t rh = idx / P;                                            // r · heads + h
+    int r = (int) (rh / heads);
+    float c = cos[(int64_t) r * P + j];
+    float sn = direction * sin[(int64_t) r * P + j];
+    float* v = x + rh * HS;
+    int i0 = interleaved ? 2 * j : j;
+    int i1 = interleaved ? 2 * j + 1 : j + P;
+    float a = v[i0];
+    float b = v[i1];
+    v[i0] = a * c - b * sn;
+    v[i1] = a * sn + b * c;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ enum CudaKernel {
     RMSNORM_FORWARD("rmsnorm_forward", "ppppiif"),
     RMSNORM_BACKWARD_INPUT("rmsnorm_backward_input", "pppppiii"),
     RMSNORM_BACKWARD_WEIGHT("rmsnorm_backward_weight", "ppppii"),
+    ROPE_ROTATE("rope_rotate", "pppiiiif"),
     SWIGLU_FORWARD("swiglu_forward", "pppi"),
     SWIGLU_BACKWARD("swiglu_backward", "pppppi"),
     CROSS_ENTROPY_FORWARD("cross_entropy_forward", "pppppii"),

@@ -6,8 +6,13 @@ import io.qlora4j.kernels.DenseWeight;
 import io.qlora4j.kernels.LinearWeight;
 import io.qlora4j.kernels.Matmul;
 import io.qlora4j.kernels.QuantizedWeight;
+import io.qlora4j.kernels.Rope;
+import io.qlora4j.kernels.RopeLayout;
+import io.qlora4j.kernels.RopeScaling;
+import io.qlora4j.kernels.RopeTable;
 import io.qlora4j.kernels.cpu.ReferenceAdamW;
 import io.qlora4j.kernels.cpu.ReferenceMatmul;
+import io.qlora4j.kernels.cpu.ReferenceRope;
 import io.qlora4j.kernels.quant.QuantType;
 import io.qlora4j.kernels.quant.QuantizedTensor;
 import io.qlora4j.kernels.quant.ReferenceBlockwise;
@@ -16,6 +21,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
@@ -32,7 +38,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The CUDA kernels whose contract is bit-identity with the reference: dequantization (every 4- and 8-bit type, plain and
  * double-quantized constants, ranges starting and ending mid-block), the matrix products (dense and NF4, with and
- * without accumulation, shapes that are not multiples of the launch width) and the 32-bit and 8-bit AdamW updates.
+ * without accumulation, shapes that are not multiples of the launch width), RoPE, and the 32-bit and 8-bit AdamW updates.
  * rmsnorm, swiglu and cross-entropy run in their conformance suites (io.qlora4j.kernels). Skipped, with the probe's reason, without a CUDA device.
  */
 @Tag("gpu")
@@ -127,6 +133,23 @@ class CudaKernelsTest {
         assertArrayEquals(ref[0], cuda[0], "param");
         assertArrayEquals(ref[1], cuda[1], "m");
         assertArrayEquals(ref[2], cuda[2], "v");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(RopeLayout.class)
+    void ropeIsBitIdenticalToTheReference(RopeLayout layout) {
+        int rows = 37, heads = 5, hs = 64;
+        RopeTable table = RopeTable.build(hs, 10000f, RopeScaling.NONE, layout, 512);
+        int[] positions = RopeTable.sequentialPositions(1, rows, 300);
+        float[] x = gaussian(new SplittableRandom(11), rows * heads * hs);
+        float[] ref = x.clone(), cuda = x.clone();
+        Rope gpu = new CudaRope(device);
+        ReferenceRope.INSTANCE.ropeForward(ref, positions, rows, heads, table);
+        gpu.ropeForward(cuda, positions, rows, heads, table);
+        assertArrayEquals(ref, cuda, "forward");
+        ReferenceRope.INSTANCE.ropeBackward(ref, positions, rows, heads, table);
+        gpu.ropeBackward(cuda, positions, rows, heads, table);
+        assertArrayEquals(ref, cuda, "backward");
     }
 
     /** Several steps over a slice with partial last block, non-finite gradients and weight decay, bit for bit. */
