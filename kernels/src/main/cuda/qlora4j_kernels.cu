@@ -1,5 +1,5 @@
-// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, Rope, SwiGlu,
-// CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java
+// qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, Rope,
+// Attention, SwiGlu, CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java
 // method it implements and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
 // io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, rope, adamw, the elementwise parts
 // of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions in a tree order).
@@ -320,6 +320,121 @@ extern "C" __global__ void cross_entropy_backward(float* dLogits, const float* l
     }
     float e = expf(logits[idx] - logSumExp[r]);
     dLogits[idx] = i == t ? (e - 1.0f) * scale : e * scale;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Causal grouped-query attention (io.qlora4j.kernels.Attention, ReferenceAttention). Dimension letters: B sequences,
+// Tq query rows and Tk key rows per sequence, NH query heads, NKV KV heads, HS head size, G = NH/NKV; query row t sees
+// keys 0..offset+t. Forward and the query half of the backward pass: one block per (b, h, t) row of the probabilities
+// (B, NH, Tq, Tk). The key/value half: one thread per element of dk/dv, summing over (h, t) in the reference's order.
+// Dot products and weighted sums are sequential fmaf in the reference's order; the forward softmax uses expf and a
+// float64 tree sum (the contract's tolerance); given the same probabilities the backward pass is bit-identical.
+
+// Decodes a probability row index (b·NH + h)·Tq + t.
+struct AttentionRow {
+    int b, h, t, kh, n;          // n: visible keys
+    int64_t qo;                  // offset of (b, t, h) in q, out, dq, dOut
+    __device__ AttentionRow(int row, int Tq, int offset, int NH, int NKV, int HS) {
+        t = row % Tq;
+        int bh = row / Tq;
+        h = bh % NH;
+        b = bh / NH;
+        kh = h / (NH / NKV);
+        n = offset + t + 1;
+        qo = ((int64_t) (b * Tq + t) * NH + h) * HS;
+    }
+    __device__ int64_t ko(int s, int Tk, int NKV, int HS) const {   // offset of (b, s, kh) in k, v, dk, dv
+        return ((int64_t) (b * Tk + s) * NKV + kh) * HS;
+    }
+};
+
+// out (B·Tq, NH·HS); probs (B, NH, Tq, Tk), zeros where masked; q (B·Tq, NH·HS); k, v (B·Tk, NKV·HS)
+extern "C" __global__ void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
+                                             int B, int Tq, int Tk, int offset, int NH, int NKV, int HS, float scale) {
+    __shared__ float sharedMax[ROW_THREADS];
+    __shared__ double sharedSum[ROW_THREADS];
+    AttentionRow a(blockIdx.x, Tq, offset, NH, NKV, HS);
+    float* p = probs + (int64_t) blockIdx.x * Tk;
+    float max = -INFINITY;
+    for (int s = threadIdx.x; s < a.n; s += blockDim.x) {
+        const float* ks = k + a.ko(s, Tk, NKV, HS);
+        float acc = 0.0f;
+        for (int d = 0; d < HS; d++) acc = fmaf(q[a.qo + d], ks[d], acc);
+        p[s] = acc * scale;
+        max = java_max(max, p[s]);
+    }
+    max = block_max(max, sharedMax);
+    double sum = 0.0;
+    for (int s = threadIdx.x; s < a.n; s += blockDim.x) {
+        float e = expf(p[s] - max);
+        p[s] = e;
+        sum += e;
+    }
+    float factor = 1.0f / (float) block_sum(sum, sharedSum);
+    for (int s = threadIdx.x; s < Tk; s += blockDim.x) p[s] = s < a.n ? p[s] * factor : 0.0f;
+    __syncthreads();
+    for (int d = threadIdx.x; d < HS; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < a.n; s++) acc = fmaf(p[s], v[a.ko(s, Tk, NKV, HS) + d], acc);
+        out[a.qo + d] = acc;
+    }
+}
+
+// dq (B·Tq, NH·HS) written; dS (B, NH, Tq, Tk) written: the scaled score gradients P·(dP − Σ P·dP)·scale, 0 where masked
+extern "C" __global__ void attention_backward_query(float* dq, float* dS, const float* dOut, const float* q, const float* k,
+                                                    const float* v, const float* probs, int B, int Tq, int Tk, int offset,
+                                                    int NH, int NKV, int HS, float scale) {
+    __shared__ float sharedPdp;
+    AttentionRow a(blockIdx.x, Tq, offset, NH, NKV, HS);
+    const float* p = probs + (int64_t) blockIdx.x * Tk;
+    float* ds = dS + (int64_t) blockIdx.x * Tk;
+    for (int s = threadIdx.x; s < a.n; s += blockDim.x) {   // dP_s = dOut_t · v_s
+        const float* vs = v + a.ko(s, Tk, NKV, HS);
+        float acc = 0.0f;
+        for (int d = 0; d < HS; d++) acc = fmaf(dOut[a.qo + d], vs[d], acc);
+        ds[s] = acc;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {   // Σ P·dP in key order, as the reference
+        float pdp = 0.0f;
+        for (int s = 0; s < a.n; s++) pdp = fmaf(p[s], ds[s], pdp);
+        sharedPdp = pdp;
+    }
+    __syncthreads();
+    float pdp = sharedPdp;
+    for (int s = threadIdx.x; s < Tk; s += blockDim.x) ds[s] = s < a.n ? p[s] * (ds[s] - pdp) * scale : 0.0f;
+    __syncthreads();
+    for (int d = threadIdx.x; d < HS; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < a.n; s++) acc = fmaf(ds[s], k[a.ko(s, Tk, NKV, HS) + d], acc);
+        dq[a.qo + d] = acc;
+    }
+}
+
+// dk, dv (B·Tk, NKV·HS) written: Σ over the G query heads of the KV head and the query rows that see key s, in
+// (h, t) order: dv += P·dOut, dk += dS·q. Rows no query sees are 0.
+extern "C" __global__ void attention_backward_kv(float* dk, float* dv, const float* dOut, const float* q, const float* probs,
+                                                 const float* dS, int B, int Tq, int Tk, int offset, int NH, int NKV, int HS) {
+    int64_t idx = blockIdx.x * (int64_t) blockDim.x + threadIdx.x;   // over (B, Tk, NKV, HS), d fastest
+    if (idx >= (int64_t) B * Tk * NKV * HS) return;
+    int d = (int) (idx % HS);
+    int64_t r = idx / HS;
+    int kh = (int) (r % NKV);
+    int64_t bs = r / NKV;
+    int s = (int) (bs % Tk);
+    int b = (int) (bs / Tk);
+    int G = NH / NKV;
+    float accK = 0.0f, accV = 0.0f;
+    for (int h = kh * G; h < (kh + 1) * G; h++) {
+        for (int t = s > offset ? s - offset : 0; t < Tq; t++) {   // query t sees key s when s <= offset + t
+            int64_t pi = ((int64_t) (b * NH + h) * Tq + t) * Tk + s;
+            int64_t qi = ((int64_t) (b * Tq + t) * NH + h) * HS + d;
+            accV = fmaf(probs[pi], dOut[qi], accV);
+            accK = fmaf(dS[pi], q[qi], accK);
+        }
+    }
+    dk[idx] = accK;
+    dv[idx] = accV;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

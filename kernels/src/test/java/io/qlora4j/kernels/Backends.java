@@ -32,8 +32,8 @@ final class Backends {
 
     /**
      * {@link #named()} plus ("cuda", the CUDA backend, or null without a usable device): for the suites of the families
-     * CudaBackend runs on the GPU (rmsnorm, rope, swiglu, cross-entropy, adamw; matmul: MatmulConformanceTest,
-     * CudaKernelsTest).
+     * CudaBackend runs on the GPU (rmsnorm, rope, attention, swiglu, cross-entropy, adamw; matmul:
+     * MatmulConformanceTest, CudaKernelsTest).
      * Each such test starts with {@link #assumePresent}.
      */
     static Stream<Arguments> namedWithCuda() {

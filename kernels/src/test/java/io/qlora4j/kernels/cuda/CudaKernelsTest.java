@@ -2,6 +2,7 @@ package io.qlora4j.kernels.cuda;
 
 import io.qlora4j.kernels.AdamW;
 import io.qlora4j.kernels.AdamWStep;
+import io.qlora4j.kernels.AttentionShape;
 import io.qlora4j.kernels.DenseWeight;
 import io.qlora4j.kernels.LinearWeight;
 import io.qlora4j.kernels.Matmul;
@@ -11,6 +12,7 @@ import io.qlora4j.kernels.RopeLayout;
 import io.qlora4j.kernels.RopeScaling;
 import io.qlora4j.kernels.RopeTable;
 import io.qlora4j.kernels.cpu.ReferenceAdamW;
+import io.qlora4j.kernels.cpu.ReferenceAttention;
 import io.qlora4j.kernels.cpu.ReferenceMatmul;
 import io.qlora4j.kernels.cpu.ReferenceRope;
 import io.qlora4j.kernels.quant.QuantType;
@@ -38,8 +40,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The CUDA kernels whose contract is bit-identity with the reference: dequantization (every 4- and 8-bit type, plain and
  * double-quantized constants, ranges starting and ending mid-block), the matrix products (dense and NF4, with and
- * without accumulation, shapes that are not multiples of the launch width), RoPE, and the 32-bit and 8-bit AdamW updates.
- * rmsnorm, swiglu and cross-entropy run in their conformance suites (io.qlora4j.kernels). Skipped, with the probe's reason, without a CUDA device.
+ * without accumulation, shapes that are not multiples of the launch width), RoPE, the attention backward pass, and the
+ * 32-bit and 8-bit AdamW updates. rmsnorm, swiglu, cross-entropy and the attention forward pass run in their conformance
+ * suites (io.qlora4j.kernels). Skipped, with the probe's reason, without a CUDA device.
  */
 @Tag("gpu")
 class CudaKernelsTest {
@@ -150,6 +153,29 @@ class CudaKernelsTest {
         ReferenceRope.INSTANCE.ropeBackward(ref, positions, rows, heads, table);
         gpu.ropeBackward(cuda, positions, rows, heads, table);
         assertArrayEquals(ref, cuda, "backward");
+    }
+
+    /**
+     * The backward pass, given the same probabilities, is bit-identical (sequential fmaf in the reference's order); the
+     * forward pass is within tolerance (expf, float64 normaliser) and is checked in AttentionConformanceTest.
+     */
+    @Test
+    void attentionBackwardIsBitIdenticalToTheReferenceGivenTheProbabilities() {
+        for (AttentionShape s : new AttentionShape[]{AttentionShape.causal(2, 37, 4, 2, 16),
+                new AttentionShape(1, 3, 40, 37, 8, 2, 32)}) {
+            SplittableRandom rnd = new SplittableRandom(s.hashCode());
+            float[] q = gaussian(rnd, s.querySize()), k = gaussian(rnd, s.keySize()), v = gaussian(rnd, s.keySize());
+            float[] dOut = gaussian(rnd, s.querySize());
+            float[] probs = new float[s.probsSize()];
+            ReferenceAttention.INSTANCE.attentionForward(new float[s.querySize()], probs, q, k, v, s);
+            float[][] ref = {new float[s.querySize()], new float[s.keySize()], new float[s.keySize()]};
+            float[][] cuda = {new float[s.querySize()], new float[s.keySize()], new float[s.keySize()]};
+            ReferenceAttention.INSTANCE.attentionBackward(ref[0], ref[1], ref[2], dOut, q, k, v, probs, s);
+            new CudaAttention(device).attentionBackward(cuda[0], cuda[1], cuda[2], dOut, q, k, v, probs, s);
+            assertArrayEquals(ref[0], cuda[0], s + " dq");
+            assertArrayEquals(ref[1], cuda[1], s + " dk");
+            assertArrayEquals(ref[2], cuda[2], s + " dv");
+        }
     }
 
     /** Several steps over a slice with partial last block, non-finite gradients and weight decay, bit for bit. */
