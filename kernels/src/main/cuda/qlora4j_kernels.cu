@@ -1,8 +1,9 @@
 // qlora4j CUDA kernels: the GPU implementations of the contracts in io.qlora4j.kernels (Matmul, RmsNorm, Rope,
-// Attention, SwiGlu, CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is named like the Java
-// method it implements and repeats the Java reference's fp32 arithmetic in the same order, so that results are bit-identical to
-// io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, rope, adamw, the elementwise parts
-// of rmsnorm) and within the contract's ulp tolerance elsewhere (exp, float64 reductions in a tree order).
+// Attention, SwiGlu, CrossEntropy, AdamW) and io.qlora4j.kernels.quant (BlockwiseKernels.dequantize). Each kernel is
+// named like the Java method it implements and repeats the Java reference's fp32 arithmetic in the same order, so that
+// results are bit-identical to io.qlora4j.kernels.cpu.Reference* where the contract says so (dequantize, matmul, rope,
+// adamw, attention backward, the elementwise parts of rmsnorm) and within the contract's ulp tolerance elsewhere (expf,
+// float64 reductions in a tree order). Written for correctness first: plain fp32, no tensor cores, no tiling.
 //
 // Built with -fmad=false: nvcc would otherwise contract a*b+c into one fused multiply-add, which Java never does;
 // a fused multiply-add is written as fmaf exactly where the Java reference calls Math.fma.
@@ -62,14 +63,14 @@ struct Dense {
 }  // namespace
 
 // A quantized weight crosses the kernel boundary as flat parameters (no struct by value, whose byte layout the Java side
-// would have to mirror): CudaQuantized.appendParams passes them in this order. Double quantization: absmax == nullptr.
+// would have to mirror): DeviceQuantized.appendTo passes them in this order. Double quantization: absmax == nullptr.
 #define QUANTIZED_PARAMS const uint8_t* codes, const float* table, int bits, int blocksize, const float* absmax, \
                          const uint8_t* codes2, const float* absmax2, const float* table2, float offset
 #define QUANTIZED_ARGS Quantized{codes, table, bits, blocksize, Scales{absmax, codes2, absmax2, table2, offset}}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Dequantization (BlockwiseKernels.dequantize; ReferenceBlockwise): dst[k] = decode(start + k) for k in [0, len).
-// One thread per element; grid-stride so any len fits a fixed grid.
+// Launched with one thread per element; the grid-stride loop would also cover a smaller grid.
 
 extern "C" __global__ void dequantize_blockwise(float* __restrict__ dst, int64_t start, int64_t len, QUANTIZED_PARAMS) {
     Quantized q = QUANTIZED_ARGS;
