@@ -1,5 +1,6 @@
 package io.qlora4j.cli;
 
+import io.qlora4j.kernels.ComputeDevice;
 import io.qlora4j.kernels.bench.MatmulBench;
 import io.qlora4j.kernels.bench.OpsBench;
 import io.qlora4j.kernels.bench.QuantBench;
@@ -24,7 +25,7 @@ import java.util.concurrent.Callable;
         description = {"Run a benchmark suite; every suite prints its baseline measured in the same run.",
                 "Suites: quant (quantize/dequantize GB/s vs memory copy),",
                 "        matmul (NF4 vs fp32 linear-layer products, and the bandwidth bound),",
-                "        ops (transformer op kernels: Vector API vs reference loops),",
+                "        ops (transformer op kernels of the --device backend vs reference loops),",
                 "        paging (optimizer page-out/page-in GB/s, Chronicle Map host tier, vs memory copy),",
                 "        model (generation/prompt tokens/s nf4 vs fp32 base and the bandwidth bound; training tokens/s",
                 "               and memory: QLoRA vs LoRA over fp32 vs full fine-tuning),",
@@ -61,6 +62,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repetitions", defaultValue = "5", description = "spike: alternating runs of each budget (default: ${DEFAULT-VALUE}).")
     int repetitions;
 
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|cuda|auto",
+            description = "ops: where the measured kernels run; auto = CUDA when a usable device is present, else the CPU"
+                    + " (default: ${DEFAULT-VALUE}).")
+    ComputeDevice device;
+
     @Option(names = "--dir", description = "paging: where the benchmark's host-tier files go (default: the temp directory).")
     Path dir;
 
@@ -72,7 +78,11 @@ final class BenchCommand implements Callable<Integer> {
         switch (suite) {
             case quant -> QuantBench.run(System.out, elements, threads, seconds);
             case matmul -> MatmulBench.run(System.out, threads, seconds);
-            case ops -> OpsBench.run(System.out, threads, seconds);
+            case ops -> {
+                ComputeDevice.Selection selected = device.select();
+                System.out.println("device: " + selected.reason());
+                OpsBench.run(System.out, selected.backend(), threads, seconds);
+            }
             case paging -> PagingBench.run(System.out, dir != null ? dir : Path.of(System.getProperty("java.io.tmpdir")),
                     pagingBytes, pageBytes, seconds);
             case model -> ModelBench.run(System.out, Optional.ofNullable(model).or(BenchCommand::sharedStories260K), threads,

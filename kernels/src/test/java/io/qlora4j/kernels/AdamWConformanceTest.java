@@ -26,8 +26,9 @@ class AdamWConformanceTest {
     private static final int BLOCK = AdamW.BLOCK_SIZE_8BIT;
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void update32bitMatchesFloat64BnbFormulaOverSteps(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int n = 1003, pOff = 3, gOff = 5, mOff = 7, vOff = 11;
         SplittableRandom rnd = new SplittableRandom(1);
         float[] p = Backends.gaussian(rnd, pOff + n, 1.0);
@@ -65,8 +66,9 @@ class AdamWConformanceTest {
      * 0.95 − 0.1 = 0.85).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void weightDecayComesAfterTheAdamStep(String name, Backend backend) {
+        Backends.assumePresent(backend);
         float[] p = {1f}, m = {0f}, v = {0f};
         backend.adamw().adamw32bit(p, 0, new float[]{1f}, 0, m, 0, v, 0, 1, new AdamWStep(1, 0.1f, 0.9f, 0.999f, 0f, 0.5f, 1f));
         assertEquals(0.855f, p[0], 1e-6f);
@@ -80,8 +82,9 @@ class AdamWConformanceTest {
      * carry a few percent of error that partly averages out over steps).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void update8bitTracksThe32bitUpdate(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int n = 8 * BLOCK, steps = 30;
         float lr = 1e-3f;
         SplittableRandom rnd = new SplittableRandom(2);
@@ -124,8 +127,9 @@ class AdamWConformanceTest {
      * </ul>
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void singleBlockMatchesHandDerivedCodesAbsmaxAndParameters(String name, Backend backend) {
+        Backends.assumePresent(backend);
         float[] p = {0.5f, 0.5f, 0.5f, 0.5f};
         float[] g = {1f, -0.5f, 0f, -1e-8f};
         byte[] m = new byte[4], v = new byte[4];
@@ -142,8 +146,9 @@ class AdamWConformanceTest {
 
     /** A NaN or Inf gradient element zeroes its m and v (codes of 0.0) and leaves its parameter alone. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void nonFiniteGradientsZeroTheirStateAndSkipTheirUpdate(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int n = 2 * BLOCK;
         SplittableRandom rnd = new SplittableRandom(3);
         float[] p = Backends.gaussian(rnd, n, 1.0);
@@ -222,8 +227,9 @@ class AdamWConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void identicalBitsAtOneAndTwoThreads(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int n = 64 * BLOCK + 5;
         SplittableRandom rnd = new SplittableRandom(6);
         float[] g = Backends.gaussian(rnd, n, 0.1);

@@ -36,7 +36,7 @@ class AttentionConformanceTest {
 
     static Stream<Arguments> backendsAndShapes() {
         List<Arguments> cases = new ArrayList<>();
-        Backends.named().forEach(b -> {
+        Backends.namedWithCuda().forEach(b -> {
             for (int[] s : SHAPES) cases.add(Arguments.of(b.get()[0], b.get()[1], shape(s)));
         });
         return cases.stream();
@@ -45,6 +45,7 @@ class AttentionConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("backendsAndShapes")
     void forwardMatchesFloat64(String name, Backend backend, AttentionShape s) {
+        Backends.assumePresent(backend);
         SplittableRandom rnd = new SplittableRandom(s.hashCode());
         float[] q = Backends.gaussian(rnd, s.querySize(), 1.0);
         float[] k = Backends.gaussian(rnd, s.keySize(), 1.0);
@@ -67,7 +68,7 @@ class AttentionConformanceTest {
     static Stream<Arguments> gradientCases() {
         List<Arguments> cases = new ArrayList<>();
         int[][] shapes = {{2, 3, 5, 2, 4, 2, 8}, {1, 4, 4, 0, 2, 1, 16}, {1, 2, 6, 1, 2, 2, 8}};
-        Backends.named().forEach(b -> {
+        Backends.namedWithCuda().forEach(b -> {
             for (int[] s : shapes) cases.add(Arguments.of(b.get()[0], b.get()[1], shape(s)));
         });
         return cases.stream();
@@ -76,6 +77,7 @@ class AttentionConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("gradientCases")
     void backwardMatchesFiniteDifferences(String name, Backend backend, AttentionShape s) {
+        Backends.assumePresent(backend);
         SplittableRandom rnd = new SplittableRandom(11);
         float[] q = Backends.gaussian(rnd, s.querySize(), 1.0);
         float[] k = Backends.gaussian(rnd, s.keySize(), 1.0);
@@ -135,8 +137,9 @@ class AttentionConformanceTest {
      * preallocated for the whole length, whose rows not yet written hold NaN (so reading one would show).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void oneCallEqualsTokenByTokenWithAGrowingKvCache(String name, Backend backend) {
+        Backends.assumePresent(backend);
         for (int hs : new int[]{8, 16, 64}) {
             int batch = 2, length = 11, heads = 4, kvHeads = 2;
             int qWidth = heads * hs, kvWidth = kvHeads * hs;
@@ -171,8 +174,9 @@ class AttentionConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void identicalBitsAtOneAndTwoThreads(String name, Backend backend) {
+        Backends.assumePresent(backend);
         AttentionShape s = AttentionShape.causal(2, 37, 4, 2, 32);
         SplittableRandom rnd = new SplittableRandom(5);
         float[] q = Backends.gaussian(rnd, s.querySize(), 1.0);

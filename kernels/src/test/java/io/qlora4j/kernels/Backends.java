@@ -1,5 +1,8 @@
 package io.qlora4j.kernels;
 
+import io.qlora4j.kernels.cuda.CudaBackend;
+import io.qlora4j.kernels.cuda.CudaDevice;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.provider.Arguments;
 
 import java.util.List;
@@ -9,7 +12,9 @@ import java.util.stream.Stream;
 
 /**
  * What every conformance suite runs against: {@link Backend#reference()} and {@link Backend#cpu()} (the Vector API
- * kernels on a 512-bit CPU, the reference set again elsewhere), plus small helpers for test data and thread counts.
+ * kernels on a 512-bit CPU, the reference set again elsewhere), plus, for the families {@link CudaBackend} runs on the
+ * GPU, the CUDA backend (skipped with the probe's reason where there is no device); and small helpers for test data and
+ * thread counts.
  */
 final class Backends {
 
@@ -23,6 +28,22 @@ final class Backends {
     /** ("reference" | "cpu", backend) pairs for {@code @MethodSource}. */
     static Stream<Arguments> named() {
         return Stream.of(Arguments.of("reference", Backend.reference()), Arguments.of("cpu", Backend.cpu()));
+    }
+
+    /**
+     * {@link #named()} plus ("cuda", the CUDA backend, or null without a usable device): for the suites of the families
+     * CudaBackend runs on the GPU (rmsnorm, rope, attention, swiglu, cross-entropy, adamw; matmul:
+     * MatmulConformanceTest, CudaKernelsTest).
+     * Each such test starts with {@link #assumePresent}.
+     */
+    static Stream<Arguments> namedWithCuda() {
+        Backend cuda = CudaDevice.probe().available() ? CudaBackend.create(CudaDevice.get()) : null;
+        return Stream.concat(named(), Stream.of(Arguments.of("cuda", cuda)));
+    }
+
+    /** Skips the "cuda" case of {@link #namedWithCuda()} where there is no device, saying why. */
+    static void assumePresent(Backend backend) {
+        Assumptions.assumeTrue(backend != null, () -> "skipped: no CUDA device: " + CudaDevice.probe().reason());
     }
 
     static float[] gaussian(SplittableRandom rnd, int n, double scale) {

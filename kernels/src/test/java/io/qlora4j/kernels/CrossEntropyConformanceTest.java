@@ -23,8 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CrossEntropyConformanceTest {
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void forwardMatchesFloat64WithIgnoredRows(String name, Backend backend) {
+        Backends.assumePresent(backend);
         for (int vocab : new int[]{7, 37, 1000, 32000}) {
             int rows = 6;
             SplittableRandom rnd = new SplittableRandom(vocab);
@@ -46,8 +47,9 @@ class CrossEntropyConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void backwardMatchesFiniteDifferencesAndZeroesIgnoredRows(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 4, vocab = 19;
         float scale = 1f / 3;   // three target rows
         SplittableRandom rnd = new SplittableRandom(9);
@@ -66,8 +68,9 @@ class CrossEntropyConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void inPlaceGradientEqualsOutOfPlaceAndAllIgnoredIsZero(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 5, vocab = 1003;
         SplittableRandom rnd = new SplittableRandom(10);
         float[] logits = Backends.gaussian(rnd, rows * vocab, 2.0);
@@ -111,8 +114,9 @@ class CrossEntropyConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void identicalBitsAtOneAndTwoThreads(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 9, vocab = 5003;
         float[] logits = Backends.gaussian(new SplittableRandom(12), rows * vocab, 3.0);
         int[] targets = {1, 2, IGNORE_INDEX, 4, 5, 6, 7, 8, 5002};

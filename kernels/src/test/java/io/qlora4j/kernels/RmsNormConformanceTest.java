@@ -28,7 +28,7 @@ class RmsNormConformanceTest {
     static Stream<Arguments> backendsAndShapes() {
         List<Arguments> cases = new ArrayList<>();
         int[][] shapes = {{1, 8}, {3, 16}, {5, 37}, {4, 288}, {2, 1000}};
-        Backends.named().forEach(b -> {
+        Backends.namedWithCuda().forEach(b -> {
             for (int[] s : shapes) cases.add(Arguments.of(b.get()[0], b.get()[1], s[0], s[1]));
         });
         return cases.stream();
@@ -37,6 +37,7 @@ class RmsNormConformanceTest {
     @ParameterizedTest(name = "{0} rows={2} channels={3}")
     @MethodSource("backendsAndShapes")
     void forwardMatchesFloat64(String name, Backend backend, int rows, int channels) {
+        Backends.assumePresent(backend);
         SplittableRandom rnd = new SplittableRandom(rows * 31L + channels);
         float[] x = Backends.gaussian(rnd, rows * channels, 2.0);
         float[] w = Backends.gaussian(rnd, channels, 1.0);
@@ -52,8 +53,9 @@ class RmsNormConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void backwardMatchesFiniteDifferences(String name, Backend backend) {
+        Backends.assumePresent(backend);
         for (int[] s : new int[][]{{3, 8}, {2, 19}, {2, 40}}) {
             int rows = s[0], channels = s[1];
             SplittableRandom rnd = new SplittableRandom(channels);
@@ -111,8 +113,9 @@ class RmsNormConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void identicalBitsAtOneAndTwoThreads(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 40, channels = 300;
         SplittableRandom rnd = new SplittableRandom(3);
         float[] x = Backends.gaussian(rnd, rows * channels, 1.0);

@@ -27,7 +27,7 @@ class RopeConformanceTest {
 
     static Stream<Arguments> backendsAndLayouts() {
         List<Arguments> cases = new ArrayList<>();
-        Backends.named().forEach(b -> {
+        Backends.namedWithCuda().forEach(b -> {
             for (RopeLayout layout : RopeLayout.values()) cases.add(Arguments.of(b.get()[0], b.get()[1], layout));
         });
         return cases.stream();
@@ -36,6 +36,7 @@ class RopeConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("backendsAndLayouts")
     void forwardMatchesFloat64Rotation(String name, Backend backend, RopeLayout layout) {
+        Backends.assumePresent(backend);
         int rows = 12, heads = 3, hs = 16;
         RopeTable table = RopeTable.build(hs, 10000f, RopeScaling.NONE, layout, 64);
         SplittableRandom rnd = new SplittableRandom(1);
@@ -52,6 +53,7 @@ class RopeConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("backendsAndLayouts")
     void backwardMatchesFiniteDifferences(String name, Backend backend, RopeLayout layout) {
+        Backends.assumePresent(backend);
         int rows = 4, heads = 2, hs = 8;
         RopeTable table = RopeTable.build(hs, 10000f, RopeScaling.NONE, layout, 32);
         SplittableRandom rnd = new SplittableRandom(2);
@@ -68,8 +70,9 @@ class RopeConformanceTest {
 
     /** HF's checkpoint converter permutes q/k rows per head so that rotate_half on its output equals Meta's pairs. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void halfSplitOnPermutedColumnsEqualsInterleavedOnOriginal(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 6, heads = 4, hs = 64;
         RopeTable interleaved = RopeTable.build(hs, 500000f, RopeScaling.NONE, RopeLayout.INTERLEAVED, 128);
         RopeTable halfSplit = RopeTable.build(hs, 500000f, RopeScaling.NONE, RopeLayout.HALF_SPLIT, 128);
@@ -106,6 +109,7 @@ class RopeConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("backendsAndLayouts")
     void rowsAtAnOffsetEqualTheFullSequence(String name, Backend backend, RopeLayout layout) {
+        Backends.assumePresent(backend);
         int batch = 2, length = 9, cached = 6, heads = 2, hs = 16, width = heads * hs;
         RopeTable table = RopeTable.build(hs, 10000f, RopeScaling.NONE, layout, 16);
         float[] full = Backends.gaussian(new SplittableRandom(4), batch * length * width, 1.0);
@@ -125,6 +129,7 @@ class RopeConformanceTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("backendsAndLayouts")
     void backwardUndoesForward(String name, Backend backend, RopeLayout layout) {
+        Backends.assumePresent(backend);
         RopeTable table = RopeTable.build(32, 10000f, RopeScaling.NONE, layout, 2048);
         float[] x = Backends.gaussian(new SplittableRandom(5), 5 * 2 * 32, 1.0);
         int[] positions = {0, 1, 100, 1000, 2047};

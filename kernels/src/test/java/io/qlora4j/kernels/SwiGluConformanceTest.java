@@ -18,8 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class SwiGluConformanceTest {
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void forwardMatchesFloat64(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 7, hidden = 173;
         SplittableRandom rnd = new SplittableRandom(1);
         float[] gate = Backends.gaussian(rnd, rows * hidden, 4.0);
@@ -36,8 +37,9 @@ class SwiGluConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void backwardMatchesFiniteDifferences(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 3, hidden = 21;
         SplittableRandom rnd = new SplittableRandom(2);
         float[] gate = Backends.gaussian(rnd, rows * hidden, 3.0);
@@ -56,8 +58,9 @@ class SwiGluConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void inPlaceEqualsOutOfPlace(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 5, hidden = 100;
         SplittableRandom rnd = new SplittableRandom(3);
         float[] gate = Backends.gaussian(rnd, rows * hidden, 2.0);
@@ -95,8 +98,9 @@ class SwiGluConformanceTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("io.qlora4j.kernels.Backends#named")
+    @MethodSource("io.qlora4j.kernels.Backends#namedWithCuda")
     void identicalBitsAtOneAndTwoThreads(String name, Backend backend) {
+        Backends.assumePresent(backend);
         int rows = 16, hidden = 5000 + 9;
         SplittableRandom rnd = new SplittableRandom(5);
         float[] gate = Backends.gaussian(rnd, rows * hidden, 3.0);

@@ -9,8 +9,8 @@ import java.io.PrintStream;
 import java.util.SplittableRandom;
 
 /**
- * The transformer op kernels of {@link Backend#cpu()} against {@link Backend#reference()} on the same data in the same
- * run, forward and backward, at each thread count: milliseconds per call and the speed-up. Shapes are one layer of a
+ * The transformer op kernels of a backend ({@link Backend#cpu()}, or the one {@code --device} selects) against
+ * {@link Backend#reference()} on the same data in the same run, forward and backward, at each thread count: milliseconds per call and the speed-up. Shapes are one layer of a
  * Llama-7B-like block (C 4096, H 11008, head size 128, GQA 4:1) at 512 rows, a 32000-token vocabulary and a 4M-element
  * optimizer slice; attention also at generation shape (1 new token against 2048 cached).
  */
@@ -19,9 +19,9 @@ public final class OpsBench {
     private OpsBench() {
     }
 
-    public static void run(PrintStream out, int[] threadCounts, double secondsPerCase) {
+    /** @param fast the backend measured against the reference loops */
+    public static void run(PrintStream out, Backend fast, int[] threadCounts, double secondsPerCase) {
         Backend ref = Backend.reference();
-        Backend fast = Backend.cpu();
         out.printf("op kernels: %s%nbaseline:   %s%n", fast, ref);
         SplittableRandom rnd = new SplittableRandom(1);
         int rows = 512, c = 4096, hidden = 11008, vocab = 32000, ceRows = 128, n = 1 << 22;
@@ -47,7 +47,7 @@ public final class OpsBench {
         try {
             for (int threads : threadCounts) {
                 Parallel.setThreads(threads);
-                out.printf("%nthreads=%d%n%-44s %12s %12s %9s%n", threads, "case", "reference ms", "cpu ms", "speed-up");
+                out.printf("%nthreads=%d%n%-44s %12s %12s %9s%n", threads, "case", "reference ms", "backend ms", "speed-up");
                 for (Backend b : new Backend[]{ref, fast}) b.rmsnorm().rmsnormForward(y, rstd, x, w, rows, c, 1e-5f);
                 compare(out, "rmsnorm forward 512x4096", secondsPerCase, ref, fast,
                         b -> b.rmsnorm().rmsnormForward(y, rstd, x, w, rows, c, 1e-5f));
@@ -94,6 +94,6 @@ public final class OpsBench {
     }
 
     public static void main(String[] args) {
-        run(System.out, new int[]{1, 2}, 1.0);
+        run(System.out, Backend.cpu(), new int[]{1, 2}, 1.0);
     }
 }

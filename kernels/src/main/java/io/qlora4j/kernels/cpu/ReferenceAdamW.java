@@ -22,9 +22,9 @@ public final class ReferenceAdamW implements AdamW {
     }
 
     /** The per-step scalars, computed once per call in float32 as the CUDA kernel computes them once per launch. */
-    record Factors(float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float stepSize, float epsC2,
+    public record Factors(float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float stepSize, float epsC2,
                    boolean decay, float decayFactor, float gradScale) {
-        static Factors of(AdamWStep s) {
+        public static Factors of(AdamWStep s) {
             return new Factors(s.beta1(), 1f - s.beta1(), s.beta2(), 1f - s.beta2(), s.stepSize(),
                     s.eps() * s.correction2(), s.weightDecay() > 0f, s.decayFactor(), s.gradScale());
         }
@@ -140,7 +140,7 @@ public final class ReferenceAdamW implements AdamW {
         return m > 0f ? code + 1 : code - 1;
     }
 
-    static void check32bit(float[] param, int paramOff, float[] grad, int gradOff, float[] m, int mOff, float[] v,
+    public static void check32bit(float[] param, int paramOff, float[] grad, int gradOff, float[] m, int mOff, float[] v,
                            int vOff, int n, AdamWStep step) {
         String k = "adamw32bit";
         Checks.checkNonNegative(k, "n", n);
@@ -151,7 +151,7 @@ public final class ReferenceAdamW implements AdamW {
         Checks.checkSlice(k, "v", v, vOff, n);
     }
 
-    static void check8bit(float[] param, int paramOff, float[] grad, int gradOff, byte[] m, int mOff, byte[] v, int vOff,
+    public static void check8bit(float[] param, int paramOff, float[] grad, int gradOff, byte[] m, int mOff, byte[] v, int vOff,
                           float[] absmaxM, float[] absmaxV, int absmaxOff, int n, AdamWStep step) {
         String k = "adamw8bit";
         Checks.checkNonNegative(k, "n", n);

@@ -92,7 +92,7 @@ public final class ReferenceAttention implements Attention {
     }
 
     /** fl32(1/sqrt(HS)): HF multiplies the fp32 scores by {@code head_dim ** -0.5} cast to fp32. */
-    static float scale(int headSize) {
+    public static float scale(int headSize) {
         return (float) (1.0 / Math.sqrt(headSize));
     }
 
@@ -111,7 +111,7 @@ public final class ReferenceAttention implements Attention {
         }
     }
 
-    static void checkForward(float[] out, float[] probs, float[] q, float[] k, float[] v, AttentionShape shape) {
+    public static void checkForward(float[] out, float[] probs, float[] q, float[] k, float[] v, AttentionShape shape) {
         String kernel = "attentionForward";
         if (shape == null) throw new NullPointerException(kernel + ": shape is null");
         Checks.checkLength(kernel, "q", q, shape.querySize(), "(B·Tq, NH·HS) row-major");
@@ -122,7 +122,7 @@ public final class ReferenceAttention implements Attention {
         if (out == q || out == k || out == v) throw new IllegalArgumentException(kernel + ": out must not alias q, k or v");
     }
 
-    static void checkBackward(float[] dq, float[] dk, float[] dv, float[] dOut, float[] q, float[] k, float[] v,
+    public static void checkBackward(float[] dq, float[] dk, float[] dv, float[] dOut, float[] q, float[] k, float[] v,
                               float[] probs, AttentionShape shape) {
         String kernel = "attentionBackward";
         if (shape == null) throw new NullPointerException(kernel + ": shape is null");

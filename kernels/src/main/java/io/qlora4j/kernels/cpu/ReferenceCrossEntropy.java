@@ -75,14 +75,14 @@ public final class ReferenceCrossEntropy implements CrossEntropy {
         return ((float) Math.exp(targetLogit - logSumExp) - 1f) * scale;
     }
 
-    static void checkForward(float[] losses, float[] logSumExp, float[] logits, int[] targets, int rows, int vocab) {
+    public static void checkForward(float[] losses, float[] logSumExp, float[] logits, int[] targets, int rows, int vocab) {
         String k = "crossEntropyForward";
         checkCommon(k, logits, targets, rows, vocab);
         Checks.checkLength(k, "losses", losses, rows, "(rows)");
         Checks.checkLength(k, "logSumExp", logSumExp, rows, "(rows)");
     }
 
-    static void checkBackward(float[] dLogits, float[] logits, float[] logSumExp, int[] targets, int rows, int vocab,
+    public static void checkBackward(float[] dLogits, float[] logits, float[] logSumExp, int[] targets, int rows, int vocab,
                               float scale) {
         String k = "crossEntropyBackward";
         checkCommon(k, logits, targets, rows, vocab);

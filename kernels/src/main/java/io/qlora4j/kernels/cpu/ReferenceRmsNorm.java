@@ -83,7 +83,7 @@ public final class ReferenceRmsNorm implements RmsNorm {
         }
     }
 
-    static void checkForward(float[] out, float[] rstd, float[] in, float[] weight, int rows, int channels, float eps) {
+    public static void checkForward(float[] out, float[] rstd, float[] in, float[] weight, int rows, int channels, float eps) {
         String k = "rmsnormForward";
         checkDims(k, rows, channels);
         long n = (long) rows * channels;
@@ -95,7 +95,7 @@ public final class ReferenceRmsNorm implements RmsNorm {
         if (!(eps >= 0f) || Float.isInfinite(eps)) throw new IllegalArgumentException(k + ": eps must be finite and >= 0, got " + eps);
     }
 
-    static void checkBackward(float[] dIn, float[] dWeight, float[] dOut, float[] in, float[] weight, float[] rstd,
+    public static void checkBackward(float[] dIn, float[] dWeight, float[] dOut, float[] in, float[] weight, float[] rstd,
                               int rows, int channels) {
         String k = "rmsnormBackward";
         checkDims(k, rows, channels);

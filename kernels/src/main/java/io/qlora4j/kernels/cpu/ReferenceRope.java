@@ -54,7 +54,7 @@ public final class ReferenceRope implements Rope {
         }
     }
 
-    private static void check(String kernel, float[] x, String name, int[] positions, int rows, int heads,
+    public static void check(String kernel, float[] x, String name, int[] positions, int rows, int heads,
                               RopeTable table) {
         if (table == null) throw new NullPointerException(kernel + ": table is null");
         Checks.checkPositive(kernel, "rows", rows);

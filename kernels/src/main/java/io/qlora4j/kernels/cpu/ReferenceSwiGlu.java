@@ -50,7 +50,7 @@ public final class ReferenceSwiGlu implements SwiGlu {
     }
 
     /** Validates the shared arguments; returns rows·hidden. */
-    static int check(String kernel, int rows, int hidden, float[] out, String outName, float[] gate, float[] up,
+    public static int check(String kernel, int rows, int hidden, float[] out, String outName, float[] gate, float[] up,
                      float[] dOut) {
         Checks.checkPositive(kernel, "rows", rows);
         Checks.checkPositive(kernel, "hidden", hidden);

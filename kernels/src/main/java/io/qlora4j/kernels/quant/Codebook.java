@@ -152,6 +152,18 @@ public enum Codebook {
         return midpoints;
     }
 
+    /**
+     * A copy of the encoder's boundaries, the fp32 midpoints between consecutive values (NF4 and the dynamic codes;
+     * null for FP4, INT4 and INT8, whose encoders are not boundary searches): for kernels outside this package (CUDA), so
+     * that they encode exactly as {@link #encode} without a second copy of any table.
+     */
+    public float[] encodingBoundaries() {
+        return switch (this) {
+            case FP4, INT4, INT8 -> null;
+            default -> midpoints.clone();
+        };
+    }
+
     /** The code table as fp32 values, shared without copying for kernels in this package. */
     float[] table() {
         return values;

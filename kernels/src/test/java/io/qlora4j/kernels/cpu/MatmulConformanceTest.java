@@ -5,6 +5,8 @@ import io.qlora4j.kernels.LinearWeight;
 import io.qlora4j.kernels.Matmul;
 import io.qlora4j.kernels.Parallel;
 import io.qlora4j.kernels.QuantizedWeight;
+import io.qlora4j.kernels.cuda.CudaDevice;
+import io.qlora4j.kernels.cuda.CudaMatmul;
 import io.qlora4j.kernels.quant.QuantType;
 import io.qlora4j.kernels.quant.QuantizedTensor;
 import io.qlora4j.testing.Tolerance;
@@ -30,6 +32,7 @@ class MatmulConformanceTest {
     static List<Matmul> implementations() {
         List<Matmul> all = new ArrayList<>(List.of(ReferenceMatmul.INSTANCE));
         if (VectorMatmul.isSupported()) all.add(VectorMatmul.INSTANCE);
+        if (CudaDevice.probe().available()) all.add(new CudaMatmul(CudaDevice.get()));   // CudaKernelsTest says when not
         return all;
     }
 

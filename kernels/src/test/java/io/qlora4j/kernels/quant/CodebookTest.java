@@ -26,6 +26,25 @@ class CodebookTest {
             0xbf591cd8, 0xbf1c5270, 0xbeeb8480, 0xbeadea76, 0xbe703cec, 0xbe0d38bc, 0xbd3a7871,
             0x3d22faff, 0x3df64862, 0x3e5067e0, 0x3e9582d4, 0x3ec753f9, 0x3f006d04, 0x3f248daf, 0x3f5c89da};
 
+    /** The boundaries handed to other kernels (CUDA) are exactly what encode searches: x at a boundary stays below it. */
+    @Test
+    void encodingBoundariesAreTheEncodersTiesToTheLowerCode() {
+        for (Codebook code : Codebook.values()) {
+            float[] bounds = code.encodingBoundaries();
+            if (code == Codebook.FP4 || code == Codebook.INT4 || code == Codebook.INT8) {
+                assertEquals(null, bounds, code + " is not encoded by a boundary search");
+                continue;
+            }
+            assertEquals(code.size() - 1, bounds.length, code.toString());
+            for (int i = 0; i < bounds.length; i++) {
+                assertEquals(i, code.encode(bounds[i]), code + " boundary " + i);
+                assertEquals(i + 1, code.encode(Math.nextUp(bounds[i])), code + " above boundary " + i);
+            }
+            bounds[0] = 99f;
+            assertTrue(code.encodingBoundaries()[0] != 99f, "a copy");
+        }
+    }
+
     @Test
     void nf4ValuesAreBitsandbytesLiterals() {
         float[] v = Codebook.NF4.decodedValues();
