@@ -1,0 +1,171 @@
+package io.qlora4j.actors.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.qlora4j.actors.cluster.ClusterSettings;
+import io.qlora4j.model.io.SafetensorsFile;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Data-parallel QLoRA on a real Pekko Cluster on 127.0.0.1: trainer nodes are child JVMs (as `qlora4j node` starts
+ * them), the test JVM submits the job and trains as rank 0. stories260K + Guanaco-1k, a few steps.
+ */
+class ClusterFinetuneTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A small chunk so the stories260K gradient (r=8) crosses the network in many chunks. */
+    private static final int CHUNK_FLOATS = 4096;
+    private final List<Process> children = new ArrayList<>();
+
+    @AfterEach
+    void killChildren() throws InterruptedException {
+        for (Process p : children) p.destroyForcibly().waitFor();
+    }
+
+    static Map<String, Object> flags(Path out) {
+        Map<String, Object> f = Runs.flags(Runs.guanaco().toString(), out);
+        f.put("grad-accum", 3);   // three micro-batches per step: one per node of a three-node run
+        f.put("threads", 1);      // three JVMs share the machine's cores
+        return f;
+    }
+
+    @Test
+    void threeNodesEqualOneNodeWithTheSameGlobalBatch(@TempDir Path tmp) throws Exception {
+        FinetuneSummary single = Runs.run(flags(tmp.resolve("single")));
+        String seed = startNodes(tmp, 2);
+        FinetuneSummary cluster = runCluster(flags(tmp.resolve("cluster")), seed, 3, Duration.ofSeconds(60));
+        assertEquals(Runs.STEPS, cluster.steps());
+
+        List<JsonNode> ledger = ledger(tmp.resolve("cluster"));
+        assertEquals(offsetsPerStep(tmp.resolve("single")), offsetsPerStep(tmp.resolve("cluster")), "the same examples in every step");
+        for (JsonNode step : ledger) {
+            assertEquals(3, step.get("replicas").size(), "three replicas trained step " + step.get("step"));
+            Set<Long> crcs = new HashSet<>();
+            step.get("replicas").forEach(r -> crcs.add(r.get("state_crc").asLong()));
+            assertEquals(1, crcs.size(), "bit-identical adapters on every node after step " + step.get("step") + ": " + step);
+        }
+        for (JsonNode m : metricsSteps(tmp.resolve("cluster"))) {
+            assertTrue(m.get("max_chunk_bytes").asInt() <= GradientChunkSerializer.HEADER_BYTES + 4 * CHUNK_FLOATS, m.toString());
+            assertTrue(m.get("exchange_chunks").asInt() > 3 * 2, "many bounded chunks, not one message: " + m);
+        }
+        // float tolerance: the all-reduce sums the three shares' gradients ((g1+g2)+g3) where one node accumulates them
+        // inside backward in another order; AdamW then turns those last-bit differences into small update differences
+        double maxDiff = maxAbsDifference(tmp.resolve("single"), tmp.resolve("cluster"));
+        System.out.printf("max |adapter difference| single vs 3 nodes: %.3g%n", maxDiff);
+        assertTrue(maxDiff <= 1e-5, "adapters equal within 1e-5, got " + maxDiff);
+        assertEquals(single.finalEvalLoss().orElseThrow(), cluster.finalEvalLoss().orElseThrow(), 1e-4);
+    }
+
+    @Test
+    void fewerNodesThanRequestedFailsClearly(@TempDir Path tmp) throws Exception {
+        String seed = startNodes(tmp, 1);
+        TrainingFailedException e = assertThrows(TrainingFailedException.class,
+                () -> runCluster(flags(tmp.resolve("run")), seed, 3, Duration.ofSeconds(3)));
+        assertTrue(e.getMessage().contains("has 2 of the 3 trainer nodes") && e.getMessage().contains("--wait-for-nodes=wait"),
+                e.getMessage());
+    }
+
+    static FinetuneSummary runCluster(Map<String, Object> flags, String seed, int nodes, Duration waitTimeout) {
+        FinetuneConfig config = FinetuneConfig.load(Optional.empty(), flags);
+        var job = new ClusterJobSettings(seed, nodes, ClusterJobSettings.WaitPolicy.FAIL, waitTimeout, Duration.ofSeconds(60),
+                CHUNK_FLOATS, ClusterFinetuneJob.newJobId());
+        var node = new ClusterSettings(Optional.of("127.0.0.1"), 0, List.of(seed), List.of("submitter"), Optional.empty());
+        return ClusterFinetuneJob.run(config, FinetuneConfig.render(Optional.empty(), flags), false, new TrainingListener() {
+            @Override
+            public void info(String message) {
+                System.out.println("[job] " + message);
+            }
+        }, job, node);
+    }
+
+    /** Starts {@code count} trainer nodes as child JVMs; the first is the seed. Returns its HOST:PORT. */
+    String startNodes(Path tmp, int count) throws IOException {
+        String seed = null;
+        for (int i = 0; i < count; i++) {
+            int port = freePort();
+            if (seed == null) seed = "127.0.0.1:" + port;
+            children.add(startNode(port, seed, tmp.resolve("node-" + i), tmp.resolve("node-" + i + ".log")));
+        }
+        return seed;
+    }
+
+    Process node(int index) {
+        return children.get(index);
+    }
+
+    private static Process startNode(int port, String seed, Path work, Path log) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("--") || arg.startsWith("-D") || arg.startsWith("-X")) command.add(arg);
+        }
+        command.add("-Xmx1g");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(ClusterNodeProcess.class.getName());
+        command.add(Integer.toString(port));
+        command.add(seed);
+        command.add(work.toString());
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    static List<JsonNode> ledger(Path out) throws IOException {
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve(RunFiles.OFFSETS))) lines.add(JSON.readTree(line));
+        return lines;
+    }
+
+    static List<String> offsetsPerStep(Path out) throws IOException {
+        List<String> steps = new ArrayList<>();
+        for (JsonNode n : ledger(out)) steps.add(n.get("step") + ":" + n.get("offsets"));
+        return steps;
+    }
+
+    static List<JsonNode> metricsSteps(Path out) throws IOException {
+        List<JsonNode> steps = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve(RunFiles.METRICS))) {
+            JsonNode n = JSON.readTree(line);
+            if (n.has("loss")) steps.add(n);
+        }
+        return steps;
+    }
+
+    static double maxAbsDifference(Path a, Path b) {
+        try (SafetensorsFile x = SafetensorsFile.open(a.resolve("adapter/adapter_model.safetensors"));
+             SafetensorsFile y = SafetensorsFile.open(b.resolve("adapter/adapter_model.safetensors"))) {
+            assertEquals(x.names(), y.names());
+            double max = 0;
+            for (String name : x.names()) {
+                float[] u = x.readFloats(name);
+                float[] v = y.readFloats(name);
+                for (int i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i] - v[i]));
+            }
+            return max;
+        }
+    }
+}
