@@ -7,6 +7,8 @@ import io.qlora4j.model.train.TrainStep;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -246,7 +248,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
 
     /** Between steps, snapshots the leader's state for the replicas that opened since the last transfer. */
     private void maybeSendState() {
-        if (round != null || opened.isEmpty() || snapshotForJoinPending) return;
+        if (round != null || snapshotForJoinPending || installing.containsAll(opened.keySet())) return;
         snapshotForJoinPending = true;
         localWorker.tell(new ComputeWorker.TakeSnapshot(snapshotReplies));
     }
@@ -255,7 +257,8 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         snapshotForJoinPending = false;
         byte[] state = ReplicaState.encode(ReplicaState.trainables(m.snapshot(), session.trainStep.trainables()), m.snapshot().optimizer());
         List<byte[]> chunks = ReplicaState.chunks(state);
-        for (Member joiner : opened.values()) {
+        List<Member> joiners = opened.values().stream().filter(j -> !installing.contains(j.node())).toList();
+        for (Member joiner : joiners) {
             long transfer = ++transfers;
             for (int i = 0; i < chunks.size(); i++) {
                 joiner.replica().tell(new ReplicaTrainer.InstallState(transfer, i, chunks.size(), chunks.get(i), getContext().getSelf()));
@@ -263,9 +266,9 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         }
         expectedChecksum = ReplicaState.checksum(ReplicaState.trainables(m.snapshot(), session.trainStep.trainables()));
         expectedStep = m.snapshot().step();
-        installing.addAll(opened.keySet());
+        joiners.forEach(j -> installing.add(j.node()));
         log.accept(String.format(Locale.ROOT, "sending the adapter and optimizer state of step %d (%d bytes in %d chunks) to %s",
-                m.snapshot().step(), state.length, chunks.size(), opened.keySet()));
+                m.snapshot().step(), state.length, chunks.size(), joiners.stream().map(Member::node).toList()));
         return this;
     }
 
@@ -291,6 +294,9 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     }
 
     private Behavior<Command> onLeft(ReplicaLeft m) {
+        if (Cluster.get(getContext().getSystem()).selfMember().status() != MemberStatus.up()) {
+            return this;   // this node is leaving (the job is over): every remote replica looks gone
+        }
         Member member = members.stream().filter(mb -> mb.replica().equals(m.replica())).findFirst()
                 .orElseGet(() -> opened.values().stream().filter(mb -> mb.replica().equals(m.replica())).findFirst().orElse(null));
         if (member == null) return this;

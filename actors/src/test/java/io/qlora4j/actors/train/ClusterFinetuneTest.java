@@ -48,15 +48,25 @@ class ClusterFinetuneTest {
         return f;
     }
 
+    @TempDir
+    static Path shared;
+    private static FinetuneSummary single;
+
+    /** The undisturbed single-node run with the same global batch, shared by the tests. */
+    static synchronized FinetuneSummary single() {
+        if (single == null) single = Runs.run(flags(shared.resolve("single")));
+        return single;
+    }
+
     @Test
     void threeNodesEqualOneNodeWithTheSameGlobalBatch(@TempDir Path tmp) throws Exception {
-        FinetuneSummary single = Runs.run(flags(tmp.resolve("single")));
+        FinetuneSummary single = single();
         String seed = startNodes(tmp, 2);
         FinetuneSummary cluster = runCluster(flags(tmp.resolve("cluster")), seed, 3, Duration.ofSeconds(60));
         assertEquals(Runs.STEPS, cluster.steps());
 
         List<JsonNode> ledger = ledger(tmp.resolve("cluster"));
-        assertEquals(offsetsPerStep(tmp.resolve("single")), offsetsPerStep(tmp.resolve("cluster")), "the same examples in every step");
+        assertEquals(offsetsPerStep(shared.resolve("single")), offsetsPerStep(tmp.resolve("cluster")), "the same examples in every step");
         for (JsonNode step : ledger) {
             assertEquals(3, step.get("replicas").size(), "three replicas trained step " + step.get("step"));
             Set<Long> crcs = new HashSet<>();
@@ -69,10 +79,45 @@ class ClusterFinetuneTest {
         }
         // float tolerance: the all-reduce sums the three shares' gradients ((g1+g2)+g3) where one node accumulates them
         // inside backward in another order; AdamW then turns those last-bit differences into small update differences
-        double maxDiff = maxAbsDifference(tmp.resolve("single"), tmp.resolve("cluster"));
+        double maxDiff = maxAbsDifference(shared.resolve("single"), tmp.resolve("cluster"));
         System.out.printf("max |adapter difference| single vs 3 nodes: %.3g%n", maxDiff);
         assertTrue(maxDiff <= 1e-5, "adapters equal within 1e-5, got " + maxDiff);
         assertEquals(single.finalEvalLoss().orElseThrow(), cluster.finalEvalLoss().orElseThrow(), 1e-4);
+    }
+
+    @Test
+    void killedNodeIsRemovedAndTheJobCompletesOnTheOthers(@TempDir Path tmp) throws Exception {
+        FinetuneSummary undisturbed = single();
+        String seed = startNodes(tmp, 2);
+        Path out = tmp.resolve("killed");
+        var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> runCluster(flags(out), seed, 3, Duration.ofSeconds(60)));
+        long deadline = System.nanoTime() + Duration.ofSeconds(150).toNanos();
+        while (System.nanoTime() < deadline && !run.isDone() && !(Files.exists(out.resolve(RunFiles.METRICS))
+                && Files.readString(out.resolve(RunFiles.METRICS)).contains("\"step\":3,"))) {
+            Thread.sleep(20);
+        }
+        assertTrue(!run.isDone(), "the job was still running when the node was killed");
+        node(1).destroyForcibly().waitFor();   // SIGKILL
+        FinetuneSummary s = run.get(180, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(Runs.STEPS, s.steps(), "the job completed on the remaining nodes");
+
+        List<JsonNode> ledger = ledger(out);
+        assertEquals(offsetsPerStep(shared.resolve("single")), offsetsPerStep(out), "no example lost or trained twice");
+        Set<Long> seen = new HashSet<>();
+        for (JsonNode step : ledger) {
+            List<Long> trained = new ArrayList<>();
+            step.get("replicas").forEach(r -> r.get("offsets").forEach(o -> trained.add(o.asLong())));
+            List<Long> offsets = new ArrayList<>();
+            step.get("offsets").forEach(o -> offsets.add(o.asLong()));
+            assertEquals(offsets, trained, "the replicas' shares are the step's examples, in order: " + step);
+            for (long o : trained) assertTrue(seen.add(o), "offset " + o + " trained twice");
+        }
+        assertEquals(2, ledger.getLast().get("replicas").size(), "the last steps ran on the two survivors");
+        assertEquals(3, ledger.getFirst().get("replicas").size());
+        double before = undisturbed.finalEvalLoss().orElseThrow();
+        double after = s.finalEvalLoss().orElseThrow();
+        System.out.printf("final held-out loss: undisturbed %.6f, with a node killed at step 3 %.6f%n", before, after);
+        assertEquals(before, after, 0.01 * before, "final held-out loss within 1% of the undisturbed run");
     }
 
     @Test
