@@ -30,6 +30,13 @@ public record ClusterJobSettings(String seed, int nodes, WaitPolicy waitPolicy, 
         }
     }
 
+    /** A job's settings with the timeouts and chunk size of a node configuration's {@code qlora4j.cluster} section. */
+    public static ClusterJobSettings of(com.typesafe.config.Config node, String seed, int nodes, WaitPolicy waitPolicy, String jobId) {
+        var c = node.getConfig("qlora4j.cluster");
+        return new ClusterJobSettings(seed, nodes, waitPolicy, c.getDuration("wait-for-nodes-timeout"), c.getDuration("join-timeout"),
+                c.getInt("chunk-floats"), jobId);
+    }
+
     public ClusterJobSettings {
         if (nodes < 1) throw new IllegalArgumentException("--nodes must be at least 1 (the submitting process trains too), got " + nodes);
         if (chunkFloats < 1) throw new IllegalArgumentException("qlora4j.cluster.chunk-floats must be >= 1, got " + chunkFloats);

@@ -64,7 +64,7 @@ import java.util.function.Consumer;
 final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Command> {
 
     sealed interface Command permits WorkerTask, ReplicaOpened, ReplicaRefused, StateInstalled, ShareReduced, ShareApplied,
-            ShareFailed, Listed, ReplicaLeft, Snapshotted {
+            ShareFailed, Listed, ReplicaLeft, TrainerNodeGone, Snapshotted {
     }
 
     /** A trainer node opened a replica for this job. */
@@ -95,6 +95,9 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     }
 
     private record ReplicaLeft(ActorRef<ReplicaTrainer.Command> replica) implements Command {
+    }
+
+    private record TrainerNodeGone(ActorRef<TrainerNode.Command> node) implements Command {
     }
 
     private record Snapshotted(TrainingSnapshot snapshot) implements Command {
@@ -145,7 +148,6 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     private final ActorRef<ComputeWorker.Command> localWorker;
     private final List<Member> members = new ArrayList<>();               // rank order; the leader's replica first
     private final Map<String, Member> opened = new LinkedHashMap<>();     // opened, waiting for the state
-    private final Set<String> asked = new HashSet<>();                    // nodes asked for a replica (never twice)
     private final ActorRef<TrainingSnapshot> snapshotReplies;
     private ComputeWorker.RunStep pendingStep;
     private Round round;
@@ -196,6 +198,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
                 .onMessage(ShareApplied.class, this::onApplied)
                 .onMessage(ShareFailed.class, this::onShareFailed)
                 .onMessage(ReplicaLeft.class, this::onLeft)
+                .onMessage(TrainerNodeGone.class, this::onTrainerNodeGone)
                 .build();
     }
 
@@ -207,23 +210,43 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     // ---- membership ----
 
     private Behavior<Command> onListed(Listed m) {
-        for (ActorRef<TrainerNode.Command> node : m.listing().getServiceInstances(TrainerNode.KEY)) {
-            String address = node.path().address().toString();
-            if (address.equals(self) || asked.contains(address)) continue;
-            if (members.size() + opened.size() + pendingOpens() >= wanted()) break;
-            asked.add(address);
-            node.tell(new TrainerNode.OpenReplica(jobId, session.configText, settings.chunkFloats(), getContext().getSelf()));
-        }
+        trainerNodes = m.listing().getServiceInstances(TrainerNode.KEY);
+        enroll();
         return this;
     }
 
-    /** Replicas asked for that have neither opened nor been refused (nor left) yet. */
-    private int pendingOpens() {
-        return (int) asked.stream().filter(a -> !opened.containsKey(a) && members.stream().noneMatch(mb -> mb.node().equals(a))
-                && !gone.contains(a)).count();
+    /**
+     * Asks trainer nodes not yet in the job for a replica, while fewer than wanted train or are on their way. Nodes are
+     * told apart by their actor reference, which includes the incarnation: a node restarted at the same address is a new
+     * candidate, a node that refused or died is never asked again.
+     */
+    private void enroll() {
+        for (ActorRef<TrainerNode.Command> node : trainerNodes) {
+            if (node.path().address().toString().equals(self) || asked.contains(node)) continue;
+            if (members.size() + opened.size() + pendingOpens() >= wanted()) break;
+            asked.add(node);
+            getContext().watchWith(node, new TrainerNodeGone(node));
+            node.tell(new TrainerNode.OpenReplica(jobId, session.configText, settings.chunkFloats(), getContext().getSelf()));
+        }
     }
 
-    private final Set<String> gone = new HashSet<>();   // nodes refused or left: not asked again in this job
+    private Set<ActorRef<TrainerNode.Command>> trainerNodes = Set.of();   // the receptionist's latest listing
+    private final Set<ActorRef<TrainerNode.Command>> asked = new HashSet<>();      // asked for a replica (never twice)
+    private final Set<ActorRef<TrainerNode.Command>> finished = new HashSet<>();   // refused, or stopped/downed since
+
+    /** Nodes asked for a replica that has neither opened nor been refused, and that are still alive. */
+    private int pendingOpens() {
+        return (int) asked.stream().filter(n -> !finished.contains(n)).map(n -> n.path().address().toString())
+                .filter(a -> !opened.containsKey(a) && members.stream().noneMatch(mb -> mb.node().equals(a))).count();
+    }
+
+    private Behavior<Command> onTrainerNodeGone(TrainerNodeGone m) {
+        finished.add(m.node());
+        if (!started) refusedBeforeStart = "LOUD: trainer node " + m.node().path().address() + " stopped before job " + jobId + " started";
+        enroll();
+        maybeDispatch();
+        return this;
+    }
 
     private int wanted() {
         return Math.min(settings.nodes(), session.config.gradAccum());
@@ -237,7 +260,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     }
 
     private Behavior<Command> onRefused(ReplicaRefused m) {
-        gone.add(m.node());
+        asked.stream().filter(n -> n.path().address().toString().equals(m.node())).forEach(finished::add);
         String line = "LOUD: trainer node " + m.node() + " refused to join job " + jobId + ": " + m.reason();
         log.accept(line);
         getContext().getLog().warn(line);
@@ -303,7 +326,6 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         members.remove(member);
         opened.remove(member.node());
         installing.remove(member.node());
-        gone.add(member.node());
         String line = String.format(Locale.ROOT, "LOUD: trainer node %s left (downed or stopped) after step %d: %d of %d trainer"
                         + " nodes continue; the global batch stays %d examples (the others take its micro-batches), learning rate unchanged",
                 member.node(), session.trainStep.completedSteps(), members.size(), settings.nodes(), session.config.effectiveBatch());
@@ -322,6 +344,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
                 }
             }
         }
+        enroll();   // a replacement may already be waiting
         maybeDispatch();
         return this;
     }
