@@ -58,7 +58,7 @@ public final class ClusterFinetuneJob {
                 return;
             }
             long waited = System.nanoTime() - start;
-            String missing = "LOUD: the cluster at " + cluster.seed() + " has " + (trainers.size() + 1) + " of the " + cluster.nodes()
+            String missing = "WARNING: the cluster at " + cluster.seed() + " has " + (trainers.size() + 1) + " of the " + cluster.nodes()
                     + " trainer nodes --nodes asks for (this one and " + trainers + "); start more with"
                     + " `./qlora4j node --port P --seed-nodes " + cluster.seed() + " --role trainer`";
             if (cluster.waitPolicy() == ClusterJobSettings.WaitPolicy.FAIL && waited > cluster.waitTimeout().toNanos()) {

@@ -148,14 +148,20 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     private final ActorRef<ComputeWorker.Command> localWorker;
     private final List<Member> members = new ArrayList<>();               // rank order; the leader's replica first
     private final Map<String, Member> opened = new LinkedHashMap<>();     // opened, waiting for the state
+    private final Set<String> installing = new HashSet<>();               // sent the state, not installed yet
+    private Set<ActorRef<TrainerNode.Command>> trainerNodes = Set.of();   // the receptionist's latest listing
+    private final Set<ActorRef<TrainerNode.Command>> asked = new HashSet<>();      // asked for a replica (never twice)
+    private final Set<ActorRef<TrainerNode.Command>> finished = new HashSet<>();   // refused, or stopped/downed since
     private final ActorRef<TrainingSnapshot> snapshotReplies;
-    private ComputeWorker.RunStep pendingStep;
+    private ComputeWorker.RunStep pendingStep;        // the coordinator's step, waiting for members or a state transfer
     private Round round;
     private long rounds;
     private long transfers;
+    private long expectedChecksum;                    // of the state sent to joiners: what they must report installed
+    private int expectedStep;
     private boolean snapshotForJoinPending;
-    private boolean started;
-    private String refusedBeforeStart;
+    private boolean started;                          // the first step was dispatched
+    private String refusedBeforeStart;                // why fewer than the requested nodes can start, if so
 
     private DataParallelWorker(ActorContext<Command> context, TrainingSession session, ActorRef<MemoryManagerActor.Command> memory,
                                ClusterJobSettings settings, Consumer<String> log) {
@@ -230,9 +236,6 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         }
     }
 
-    private Set<ActorRef<TrainerNode.Command>> trainerNodes = Set.of();   // the receptionist's latest listing
-    private final Set<ActorRef<TrainerNode.Command>> asked = new HashSet<>();      // asked for a replica (never twice)
-    private final Set<ActorRef<TrainerNode.Command>> finished = new HashSet<>();   // refused, or stopped/downed since
 
     /** Nodes asked for a replica that has neither opened nor been refused, and that are still alive. */
     private int pendingOpens() {
@@ -242,7 +245,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
 
     private Behavior<Command> onTrainerNodeGone(TrainerNodeGone m) {
         finished.add(m.node());
-        if (!started) refusedBeforeStart = "LOUD: trainer node " + m.node().path().address() + " stopped before job " + jobId + " started";
+        if (!started) refusedBeforeStart = "WARNING: trainer node " + m.node().path().address() + " stopped before job " + jobId + " started";
         enroll();
         maybeDispatch();
         return this;
@@ -261,7 +264,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
 
     private Behavior<Command> onRefused(ReplicaRefused m) {
         asked.stream().filter(n -> n.path().address().toString().equals(m.node())).forEach(finished::add);
-        String line = "LOUD: trainer node " + m.node() + " refused to join job " + jobId + ": " + m.reason();
+        String line = "WARNING: trainer node " + m.node() + " refused to join job " + jobId + ": " + m.reason();
         log.accept(line);
         getContext().getLog().warn(line);
         if (!started) refusedBeforeStart = line;
@@ -295,9 +298,6 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         return this;
     }
 
-    private final Set<String> installing = new HashSet<>();
-    private long expectedChecksum;
-    private int expectedStep;
 
     private Behavior<Command> onInstalled(StateInstalled m) {
         Member joiner = opened.remove(m.node());
@@ -326,7 +326,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         members.remove(member);
         opened.remove(member.node());
         installing.remove(member.node());
-        String line = String.format(Locale.ROOT, "LOUD: trainer node %s left (downed or stopped) after step %d: %d of %d trainer"
+        String line = String.format(Locale.ROOT, "WARNING: trainer node %s left (downed or stopped) after step %d: %d of %d trainer"
                         + " nodes continue; the global batch stays %d examples (the others take its micro-batches), learning rate unchanged",
                 member.node(), session.trainStep.completedSteps(), members.size(), settings.nodes(), session.config.effectiveBatch());
         log.accept(line);
