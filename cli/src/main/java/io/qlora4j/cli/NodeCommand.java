@@ -62,7 +62,7 @@ final class NodeCommand implements Callable<Integer> {
         ClusterNode node = ClusterNode.start(settings, role, work, Optional.ofNullable(dataDir), dataPort);
         System.out.println("node " + node.address() + " (role " + role.label() + ") joining through "
                 + nodeConfig.getStringList("pekko.cluster.seed-nodes"));
-        node.dataServer().ifPresent(s -> System.out.println("serving " + dataDir + " on grpc://" + s.address() + "/NAME"));
+        node.dataServer().ifPresent(s -> System.out.println("serving " + dataDir + " on " + s.address() + "/NAME"));
         Cluster.get(Adapter.toClassic(node.system())).registerOnMemberUp(() -> System.out.println("node " + node.address() + " is Up"));
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "node-shutdown"));
         node.awaitTermination();
