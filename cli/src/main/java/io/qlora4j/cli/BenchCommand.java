@@ -6,6 +6,7 @@ import io.qlora4j.kernels.bench.QuantBench;
 import io.qlora4j.memory.PagingConfig;
 import io.qlora4j.memory.bench.PagingBench;
 import io.qlora4j.model.bench.ModelBench;
+import io.qlora4j.sim.bench.SpikeBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -26,12 +27,13 @@ import java.util.concurrent.Callable;
                 "        ops (transformer op kernels: Vector API vs reference loops),",
                 "        paging (optimizer page-out/page-in GB/s, Chronicle Map host tier, vs memory copy),",
                 "        model (generation/prompt tokens/s nf4 vs fp32 base and the bandwidth bound; training tokens/s",
-                "               and memory: QLoRA vs LoRA over fp32 vs full fine-tuning)."})
+                "               and memory: QLoRA vs LoRA over fp32 vs full fine-tuning),",
+                "        spike (step-time overhead of paging on the spike workload vs an unlimited budget)."})
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite {quant, matmul, ops, paging, model}
+    enum Suite {quant, matmul, ops, paging, model, spike}
 
-    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul | ops | paging | model")
+    @Parameters(index = "0", paramLabel = "SUITE", description = "quant | matmul | ops | paging | model | spike")
     Suite suite;
 
     @Option(names = "--threads", split = ",", defaultValue = "1,2", paramLabel = "N[,N...]",
@@ -50,11 +52,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--page-bytes", defaultValue = "" + PagingConfig.DEFAULT_PAGE_BYTES, description = "paging: page size (default: ${DEFAULT-VALUE}).")
     int pageBytes;
 
-    @Option(names = "--model", paramLabel = "PATH", description = "model: the stories260K llama2.c checkpoint (default: the shared data's).")
+    @Option(names = "--model", paramLabel = "PATH", description = "model, spike: the stories260K llama2.c checkpoint (default: the shared data's).")
     Path model;
 
     @Option(names = "--batch", defaultValue = "4", description = "model: training micro-batch of 256-token sequences (default: ${DEFAULT-VALUE}).")
     int batch;
+
+    @Option(names = "--repetitions", defaultValue = "5", description = "spike: alternating runs of each budget (default: ${DEFAULT-VALUE}).")
+    int repetitions;
 
     @Option(names = "--dir", description = "paging: where the benchmark's host-tier files go (default: the temp directory).")
     Path dir;
@@ -72,6 +77,7 @@ final class BenchCommand implements Callable<Integer> {
                     pagingBytes, pageBytes, seconds);
             case model -> ModelBench.run(System.out, Optional.ofNullable(model).or(BenchCommand::sharedStories260K), threads,
                     seconds, batch);
+            case spike -> SpikeBench.run(System.out, Optional.ofNullable(model).or(BenchCommand::sharedStories260K), repetitions);
         }
         return 0;
     }

@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
                 QuantizeCommand.class,
                 GenerateCommand.class,
                 PerplexityCommand.class,
+                EvalCommand.class,
                 MergeCommand.class,
                 FinetuneCommand.class,
                 BenchCommand.class,

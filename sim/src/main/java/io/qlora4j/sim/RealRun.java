@@ -2,6 +2,7 @@ package io.qlora4j.sim;
 
 import io.qlora4j.memory.MemoryManager;
 import io.qlora4j.memory.PagingConfig;
+import io.qlora4j.memory.PagingStats;
 import io.qlora4j.model.LlamaModel;
 import io.qlora4j.model.lora.LoraAdapters;
 import io.qlora4j.model.lora.LoraConfig;
@@ -32,13 +33,16 @@ public final class RealRun {
     /**
      * What the real run did.
      *
-     * @param stepPeaks highest resident total the memory manager measured in each completed step
-     * @param refusal   the out-of-memory error that stopped the run, if any (it stopped after {@code stepPeaks.size()} steps)
-     * @param seconds   wall time
+     * @param stepPeaks   highest resident total the memory manager measured in each completed step
+     * @param stepSeconds wall time of each completed step's {@link TrainStep#step} (paging included)
+     * @param pagedBytes  optimizer bytes paged out plus in over the completed steps
+     * @param refusal     the out-of-memory error that stopped the run, if any (it stopped after {@code stepPeaks.size()} steps)
+     * @param seconds     wall time, setup included
      */
-    public record Result(List<Long> stepPeaks, Optional<String> refusal, double seconds) {
+    public record Result(List<Long> stepPeaks, List<Double> stepSeconds, long pagedBytes, Optional<String> refusal, double seconds) {
         public Result {
             stepPeaks = List.copyOf(stepPeaks);
+            stepSeconds = List.copyOf(stepSeconds);
         }
 
         public long peakBytes() {
@@ -56,6 +60,8 @@ public final class RealRun {
         if (setup.fullFinetune()) throw new IllegalArgumentException("RealRun trains LoRA adapters; the setup is full fine-tuning");
         long start = System.nanoTime();
         List<Long> peaks = new ArrayList<>();
+        List<Double> stepSeconds = new ArrayList<>();
+        long paged = 0;
         Optional<String> refusal = Optional.empty();
         Path dir = temporaryRunDirectory();
         PagingConfig config = PagingConfig.of(budgetBytes).withPaging(paging);
@@ -64,15 +70,20 @@ public final class RealRun {
                      setup.loraDropout(), setup.targets()), seed), memory, setup.optimizer().options(),
                      new TrainStep.Options(setup.checkpointing(), 0.3f, LrSchedule.constant(2e-4), seed))) {
             for (int s = 0; s < trace.stepCount(); s++) {
-                trainer.step(SyntheticBatches.step(trace, s, model.config().vocabSize(), seed));
-                peaks.add(memory.endStep(s + 1).peakTotalBytes());
+                var batches = SyntheticBatches.step(trace, s, model.config().vocabSize(), seed);
+                long stepStart = System.nanoTime();
+                trainer.step(batches);
+                stepSeconds.add((System.nanoTime() - stepStart) * 1e-9);
+                PagingStats stats = memory.endStep(s + 1);
+                peaks.add(stats.peakTotalBytes());
+                paged += stats.pagedOutBytes() + stats.pagedInBytes();
             }
         } catch (DeviceOutOfMemoryException e) {
             refusal = Optional.of(e.getMessage());
         } finally {
             deleteRecursively(dir);
         }
-        return new Result(peaks, refusal, (System.nanoTime() - start) * 1e-9);
+        return new Result(peaks, stepSeconds, paged, refusal, (System.nanoTime() - start) * 1e-9);
     }
 
     private static Path temporaryRunDirectory() {

@@ -1,7 +1,5 @@
 package io.qlora4j.actors.train;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qlora4j.actors.data.DataPosition;
 import io.qlora4j.actors.data.ExamplePreparation;
 import io.qlora4j.actors.data.ExampleSource;
@@ -29,13 +27,11 @@ import io.qlora4j.model.tokenizer.Tokenizer;
 import io.qlora4j.model.tokenizer.Tokenizers;
 import io.qlora4j.model.train.TrainStep;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -121,7 +117,7 @@ final class TrainingSession implements AutoCloseable {
         ExampleSource source = DatasetUrl.isUrl(config.data())
                 ? new GrpcExampleSource(DatasetUrl.parse(config.data()), GrpcClientSettings.defaults(), read, prep)
                 : LocalExampleSource.open(Path.of(config.data()), read, prep);
-        List<MultipleChoice.Question> mmlu = config.mmluFile().map(f -> readMmlu(f, config.mmluLimit())).orElse(List.of());
+        List<MultipleChoice.Question> mmlu = config.mmluFile().map(f -> MultipleChoice.readQuestions(f, config.mmluLimit())).orElse(List.of());
         return new TrainingSession(config, configText, model, compute.report, tokenizer, memory, adapters, step, source, mmlu,
                 checkpoints, restored);
     }
@@ -232,28 +228,6 @@ final class TrainingSession implements AutoCloseable {
             }
             return MemoryManager.openRunDirectory(config.out(), paging, host);
         }
-    }
-
-    static List<MultipleChoice.Question> readMmlu(Path file, int limit) {
-        ObjectMapper json = new ObjectMapper();
-        List<MultipleChoice.Question> out = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(file)) {
-            String line;
-            int n = 0;
-            while ((line = r.readLine()) != null && out.size() < limit) {
-                n++;
-                if (line.isBlank()) continue;
-                JsonNode q = json.readTree(line);
-                if (!q.hasNonNull("input") || !q.hasNonNull("output")) {
-                    throw new IllegalArgumentException(file + ":" + n + ": an MMLU record needs 'input' and 'output' (the answer letter)");
-                }
-                out.add(new MultipleChoice.Question(q.path("subject").asText("all"), q.get("input").asText(), q.get("output").asText()));
-            }
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read MMLU questions (" + e.getMessage() + ")", e);
-        }
-        if (out.isEmpty()) throw new IllegalArgumentException(file + ": no MMLU questions");
-        return out;
     }
 
     @Override

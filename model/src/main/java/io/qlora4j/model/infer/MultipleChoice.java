@@ -1,10 +1,18 @@
 package io.qlora4j.model.infer;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.qlora4j.model.LlamaModel;
 import io.qlora4j.model.compute.AdapterContext;
 import io.qlora4j.model.compute.InferenceSession;
 import io.qlora4j.model.tokenizer.Tokenizer;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +38,37 @@ public final class MultipleChoice {
     private static final String[] LETTERS = {"A", "B", "C", "D"};
 
     private MultipleChoice() {
+    }
+
+    /**
+     * The first {@code limit} questions of a JSON-lines file of {@code {"subject", "input", "output"}} records (qlora.py's
+     * MMLU files: the prompt in {@code input}, the answer letter in {@code output}).
+     */
+    public static List<Question> readQuestions(Path file, int limit) {
+        ObjectMapper json = new ObjectMapper();
+        List<Question> out = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(file)) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null && out.size() < limit) {
+                n++;
+                if (line.isBlank()) continue;
+                JsonNode q;
+                try {
+                    q = json.readTree(line);
+                } catch (JsonProcessingException e) {
+                    throw new IllegalArgumentException(file + ":" + n + ": malformed JSON (" + e.getOriginalMessage() + ")", e);
+                }
+                if (!q.hasNonNull("input") || !q.hasNonNull("output")) {
+                    throw new IllegalArgumentException(file + ":" + n + ": a multiple-choice record needs 'input' (the prompt) and 'output' (the answer letter)");
+                }
+                out.add(new Question(q.path("subject").asText("all"), q.get("input").asText(), q.get("output").asText()));
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read multiple-choice questions (" + e.getMessage() + ")", e);
+        }
+        if (out.isEmpty()) throw new IllegalArgumentException(file + ": no multiple-choice questions");
+        return out;
     }
 
     public static Result evaluate(LlamaModel model, AdapterContext adapters, Tokenizer tokenizer, List<Question> questions) {

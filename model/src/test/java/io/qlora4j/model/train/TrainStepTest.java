@@ -211,7 +211,7 @@ class TrainStepTest {
             var snapshotBefore = memory.snapshot();
 
             DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> step.step(List.of(small, large)));
-            String label = "activations of step 2 (" + large.batchSize() + " × " + large.seqLen() + " tokens)";
+            String label = "activations of step 2 (2 micro-batches, longest " + large.seqLen() + " tokens)";
             assertTrue(e.getMessage().startsWith("out of device memory: activations '" + label + "' needs"), e.getMessage());
             assertTrue(e.getMessage().contains("(" + largeActivations + " bytes)") && e.getMessage().contains("paging is off"),
                     e.getMessage());

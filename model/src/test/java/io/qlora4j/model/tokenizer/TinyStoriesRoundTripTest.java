@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * decode(encode(story)) gives the story back, llama2.c and TinyLlama agree on every story, and one long input has no
  * quadratic blow-up. Times are printed (to the surefire output file), not asserted.
  */
-class TokenizerThroughputTest {
+class TinyStoriesRoundTripTest {
     @Test
     void encodeTinyStoriesHead() throws IOException {
         String text = Files.readString(SharedData.require("datasets/tinystories/tinystories_train_head_2MiB.txt"));
