@@ -38,6 +38,13 @@ class NodeCommandTest {
     }
 
     @Test
+    void moreNodesThanMicroBatchesIsRefused() {
+        CliRun r = CliRun.run("finetune", "--model", "m", "--data", "d", "--cluster", "127.0.0.1:2552", "--nodes", "5", "--grad-accum", "4");
+        assertEquals(1, r.exitCode());
+        assertTrue(r.err().contains("--nodes 5 > --grad-accum 4") && r.err().contains("raise --grad-accum"), r.err());
+    }
+
+    @Test
     void waitPolicyIsFailOrWait() {
         CliRun r = CliRun.run("finetune", "--model", "m", "--data", "d", "--cluster", "127.0.0.1:2552", "--nodes", "2",
                 "--wait-for-nodes", "maybe");

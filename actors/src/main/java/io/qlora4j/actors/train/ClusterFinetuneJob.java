@@ -27,6 +27,11 @@ public final class ClusterFinetuneJob {
 
     public static FinetuneSummary run(FinetuneConfig config, String configText, boolean resume, TrainingListener listener,
                                       ClusterJobSettings cluster, ClusterSettings node) {
+        if (cluster.nodes() > config.gradAccum()) {
+            throw new IllegalArgumentException("--nodes " + cluster.nodes() + " > --grad-accum " + config.gradAccum() + ": a step is dealt"
+                    + " to the nodes by micro-batch, so each node needs at least one; raise --grad-accum to at least --nodes"
+                    + " (the global batch is batch x grad-accum, whatever the number of nodes)");
+        }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterSettings.SYSTEM, node.toConfig());
         try {
             ClusterNode.awaitUp(system, cluster.joinTimeout());

@@ -54,8 +54,9 @@ import java.util.function.Consumer;
  *   the next step. Every change is logged loudly with the new count.</li>
  *   <li><b>Batch and learning-rate rule.</b> The global batch stays {@code batch × grad-accum} whatever the number of
  *   nodes (fewer nodes each take more micro-batches) and the learning rate and schedule are unchanged, so a membership
- *   change changes speed, never the optimisation. Replicas beyond {@code grad-accum} would get no micro-batch and are
- *   not asked for.</li>
+ *   change changes speed, never the optimisation. A job asks for at most {@code grad-accum} nodes (each needs a
+ *   micro-batch); the last step of a finite data stream may still leave a replica an empty share, which contributes a
+ *   zero gradient.</li>
  *   <li><b>Checks.</b> After each update every replica reports a CRC-32C of its adapter; they must all be equal or the
  *   step fails ("replicas diverged").</li>
  * </ul>
@@ -173,6 +174,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
         this.self = context.getSystem().address().toString();
         ReplicaTrainer.Parts local = ReplicaTrainer.spawn(context, "leader", session, memory, settings.chunkFloats(), self);
         this.localWorker = local.worker();
+        context.watch(local.worker());   // the leader's compute failing fails this actor: the coordinator restarts from a checkpoint
         members.add(new Member(self, local.replica(), local.exchange()));
         this.snapshotReplies = context.messageAdapter(TrainingSnapshot.class, Snapshotted::new);
         context.getSystem().receptionist().tell(Receptionist.subscribe(TrainerNode.KEY,
@@ -252,7 +254,7 @@ final class DataParallelWorker extends AbstractBehavior<DataParallelWorker.Comma
     }
 
     private int wanted() {
-        return Math.min(settings.nodes(), session.config.gradAccum());
+        return settings.nodes();   // at most grad-accum: ClusterFinetuneJob refuses more
     }
 
     private Behavior<Command> onOpened(ReplicaOpened m) {

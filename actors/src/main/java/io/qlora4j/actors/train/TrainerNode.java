@@ -75,10 +75,7 @@ public final class TrainerNode extends AbstractBehavior<TrainerNode.Command> {
                 .onMessage(OpenReplica.class, this::onOpenReplica)
                 .onMessage(Opened.class, this::onOpened)
                 .onMessage(LeaderGone.class, this::onLeaderGone)
-                .onMessage(WorkerStopped.class, m -> {
-                    m.session().close();
-                    return this;
-                })
+                .onMessage(WorkerStopped.class, this::onWorkerStopped)
                 .build();
     }
 
@@ -91,15 +88,17 @@ public final class TrainerNode extends AbstractBehavior<TrainerNode.Command> {
         openingJob = m.jobId();
         getContext().getLog().info("opening a replica of job {} for {}", m.jobId(), m.leader().path().address());
         var blocking = getContext().getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> openSession(m), blocking),
+        var log = getContext().getLog();
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> openSession(m, workDir, log), blocking),
                 (session, failure) -> new Opened(m, session, failure));
         return this;
     }
 
-    private TrainingSession openSession(OpenReplica m) {
+    /** Runs on the blocking dispatcher: loads the model (the actor's context is not touched from there). */
+    private static TrainingSession openSession(OpenReplica m, Path workDir, org.slf4j.Logger log) {
         var config = ConfigFactory.parseString(m.configText())
                 .withValue("out", ConfigValueFactory.fromAnyRef(workDir.resolve("job-" + m.jobId()).toString()));
-        return TrainingSession.openReplica(FinetuneConfig.from(config), m.configText(), line -> getContext().getLog().info(line));
+        return TrainingSession.openReplica(FinetuneConfig.from(config), m.configText(), log::info);
     }
 
     private Behavior<Command> onOpened(Opened m) {
@@ -123,11 +122,22 @@ public final class TrainerNode extends AbstractBehavior<TrainerNode.Command> {
     private Behavior<Command> onLeaderGone(LeaderGone m) {
         if (job == null || !job.id().equals(m.jobId())) return this;
         getContext().getLog().info("the leader of job {} is gone: closing its replica", m.jobId());
-        getContext().stop(job.parts().replica());
-        getContext().stop(job.parts().exchange());
         getContext().stop(job.parts().worker());   // the session closes once the worker has stopped (WorkerStopped)
-        getContext().stop(job.memory());
-        job = null;
+        return this;
+    }
+
+    /**
+     * The compute worker stopped: the job ended (the leader is gone) or the worker failed (a bug; the leader sees the
+     * replica leave and deals its share to the others). Either way the replica's actors stop and the session closes.
+     */
+    private Behavior<Command> onWorkerStopped(WorkerStopped m) {
+        if (job != null && job.session() == m.session()) {
+            getContext().stop(job.parts().replica());
+            getContext().stop(job.parts().exchange());
+            getContext().stop(job.memory());
+            job = null;
+        }
+        m.session().close();
         return this;
     }
 }
