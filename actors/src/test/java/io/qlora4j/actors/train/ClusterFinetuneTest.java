@@ -142,35 +142,60 @@ class ClusterFinetuneTest {
     }
 
     @Test
-    void fewerNodesThanRequestedFailsClearly(@TempDir Path tmp) throws Exception {
+    void fewerNodesThanRequestedFailsOrWaitsPerTheFlag(@TempDir Path tmp) throws Exception {
         String seed = startNodes(tmp, 1);
-        TrainingFailedException e = assertThrows(TrainingFailedException.class,
-                () -> runCluster(flags(tmp.resolve("run")), seed, 3, Duration.ofSeconds(3)));
+        TrainingFailedException e = assertThrows(TrainingFailedException.class, () -> runCluster(flags(tmp.resolve("run")), seed, 3,
+                ClusterJobSettings.WaitPolicy.FAIL, Duration.ofSeconds(3), line -> { }));
         assertTrue(e.getMessage().contains("has 2 of the 3 trainer nodes") && e.getMessage().contains("--wait-for-nodes=wait"),
                 e.getMessage());
+
+        Map<String, Object> twoSteps = flags(tmp.resolve("waited"));
+        twoSteps.put("steps", 2);
+        var waiting = new java.util.concurrent.CountDownLatch(1);
+        var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> runCluster(twoSteps, seed, 3, ClusterJobSettings.WaitPolicy.WAIT,
+                Duration.ofSeconds(1), line -> {
+                    if (line.contains("has 2 of the 3 trainer nodes") && line.endsWith("; waiting")) waiting.countDown();
+                }));
+        assertTrue(waiting.await(60, java.util.concurrent.TimeUnit.SECONDS), "says loudly that it waits");
+        Thread.sleep(2000);   // past the 1 s timeout: the wait policy keeps waiting
+        assertTrue(!run.isDone(), "still waiting for the third node");
+        startNodes(tmp, 1, seed);
+        FinetuneSummary s = run.get(120, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(2, s.steps());
+        assertEquals(3, ledger(tmp.resolve("waited")).getLast().get("replicas").size(), "trained on the three nodes once there");
     }
 
     static FinetuneSummary runCluster(Map<String, Object> flags, String seed, int nodes, Duration waitTimeout) {
+        return runCluster(flags, seed, nodes, ClusterJobSettings.WaitPolicy.FAIL, waitTimeout, line -> { });
+    }
+
+    static FinetuneSummary runCluster(Map<String, Object> flags, String seed, int nodes, ClusterJobSettings.WaitPolicy policy,
+                                      Duration waitTimeout, java.util.function.Consumer<String> lines) {
         FinetuneConfig config = FinetuneConfig.load(Optional.empty(), flags);
-        var job = new ClusterJobSettings(seed, nodes, ClusterJobSettings.WaitPolicy.FAIL, waitTimeout, Duration.ofSeconds(60),
-                CHUNK_FLOATS, ClusterFinetuneJob.newJobId());
+        var job = new ClusterJobSettings(seed, nodes, policy, waitTimeout, Duration.ofSeconds(60), CHUNK_FLOATS, ClusterFinetuneJob.newJobId());
         var node = new ClusterSettings(Optional.of("127.0.0.1"), 0, List.of(seed), List.of("submitter"), Optional.empty());
         return ClusterFinetuneJob.run(config, FinetuneConfig.render(Optional.empty(), flags), false, new TrainingListener() {
             @Override
             public void info(String message) {
                 System.out.println("[job] " + message);
+                lines.accept(message);
             }
         }, job, node);
     }
 
     /** Starts {@code count} trainer nodes as child JVMs; the first is the seed. Returns its HOST:PORT. */
     String startNodes(Path tmp, int count) throws IOException {
-        String seed = null;
+        return startNodes(tmp, count, null);
+    }
+
+    /** Starts {@code count} more trainer nodes joining through {@code seed} (null: the first started is the seed). */
+    String startNodes(Path tmp, int count, String seed) throws IOException {
         for (int i = 0; i < count; i++) {
             int port = freePort();
             if (seed == null) seed = "127.0.0.1:" + port;
             ports.add(port);
-            children.add(startNode(port, seed, tmp.resolve("node-" + i), tmp.resolve("node-" + i + ".log")));
+            int index = children.size();
+            children.add(startNode(port, seed, tmp.resolve("node-" + index), tmp.resolve("node-" + index + ".log")));
         }
         return seed;
     }
