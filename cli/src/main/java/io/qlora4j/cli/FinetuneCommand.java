@@ -1,5 +1,8 @@
 package io.qlora4j.cli;
 
+import io.qlora4j.actors.cluster.ClusterSettings;
+import io.qlora4j.actors.train.ClusterFinetuneJob;
+import io.qlora4j.actors.train.ClusterJobSettings;
 import io.qlora4j.actors.train.FinetuneConfig;
 import io.qlora4j.actors.train.FinetuneJob;
 import io.qlora4j.actors.train.FinetuneSummary;
@@ -16,6 +19,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -27,6 +31,7 @@ import java.util.concurrent.Callable;
                 "actor-based trainer: data streamed from a file or a grpc:// data server, checkpoints every",
                 "--save-every steps (resume with --resume), metrics.jsonl, loss.png and the adapter (PEFT) in --out.",
                 "Defaults are the paper's recipe; a HOCON --config file sets anything, flags override it.",
+                "With --cluster HOST:PORT --nodes N: data-parallel over the trainer nodes of a qlora4j cluster.",
                 "Without arguments: builds (once, cached) a small base model and teaches it a new task."})
 final class FinetuneCommand implements Callable<Integer> {
 
@@ -102,6 +107,17 @@ final class FinetuneCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--no-progress", description = "No progress bar (one line per evaluation instead).")
     boolean noProgress;
+    @Option(names = "--cluster", paramLabel = "HOST:PORT",
+            description = "Run data-parallel on the qlora4j cluster this node belongs to (see `node`); this process trains too and writes --out.")
+    String cluster;
+    @Option(names = "--nodes", paramLabel = "N", description = "With --cluster: trainer nodes to train on, this process included.")
+    Integer nodes;
+    @Option(names = "--wait-for-nodes", paramLabel = "fail|wait", defaultValue = "fail",
+            description = "With --cluster, while fewer than --nodes trainers are up: fail after qlora4j.cluster.wait-for-nodes-timeout"
+                    + " (default), or wait.")
+    String waitForNodes;
+    @Option(names = "--bind", paramLabel = "ADDRESS", description = "With --cluster: the address this process announces to the cluster (default 127.0.0.1).")
+    String bind;
 
     @Override
     public Integer call() {
@@ -110,9 +126,19 @@ final class FinetuneCommand implements Callable<Integer> {
         if (resume != null) flags.putIfAbsent("out", resume.toString());
         FinetuneConfig cfg = FinetuneConfig.load(Optional.ofNullable(config), flags);
         String text = FinetuneConfig.render(Optional.ofNullable(config), flags);
-        FinetuneSummary s = runJob(cfg, text, resume != null, noProgress);
+        FinetuneSummary s = cluster == null ? runJob(cfg, text, resume != null, noProgress) : runClusterJob(cfg, text);
         System.out.print(s.table());
         return 0;
+    }
+
+    private FinetuneSummary runClusterJob(FinetuneConfig cfg, String text) {
+        if (nodes == null) throw new IllegalArgumentException("--cluster " + cluster + " needs --nodes N: how many trainer nodes (this one included) to train on");
+        var node = new ClusterSettings(Optional.ofNullable(bind), 0, ClusterSettings.parseSeeds(cluster), List.of("submitter"), Optional.empty());
+        var job = ClusterJobSettings.of(node.toConfig(), cluster, nodes, ClusterJobSettings.WaitPolicy.parse(waitForNodes),
+                ClusterFinetuneJob.newJobId());
+        try (Progress progress = new Progress(cfg, noProgress)) {
+            return ClusterFinetuneJob.run(cfg, text, resume != null, progress, job, node);
+        }
     }
 
     static FinetuneSummary runJob(FinetuneConfig cfg, String configText, boolean resume, boolean noProgress) {

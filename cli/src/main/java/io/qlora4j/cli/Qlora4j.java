@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
                 FinetuneCommand.class,
                 BenchCommand.class,
                 ServeDataCommand.class,
+                NodeCommand.class,
                 SimulateCommand.class,
         })
 public final class Qlora4j implements Runnable {

@@ -28,21 +28,37 @@ import java.util.Optional;
  * room) → forward and backward over the micro-batches → give the memory back and wait for the acknowledgement (so the
  * optimizer's pages can come back into it) → AdamW → close the step's paging statistics → reply {@link StepDone}.
  * A refusal (out of device memory, non-finite gradients) is a {@link StepFailed} reply, with parameters untouched.
+ *
+ * <p>Data-parallel replicas split that step in two around the all-reduce: {@link ComputeShare} runs the first half on
+ * this replica's share and replies the flat local gradient ({@link ShareComputed}); {@link ApplySummed} takes the sum
+ * over all replicas and runs the second half (AdamW); {@link DropShare} forgets a share whose step was aborted.
  */
 final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
 
-    sealed interface Command permits RunStep, Evaluate, TakeSnapshot, RoomAnswer, ReleasedAnswer, StatsAnswer {
+    sealed interface Command permits WorkerTask, ComputeShare, ApplySummed, DropShare, RoomAnswer, ReleasedAnswer, StatsAnswer {
     }
 
     /** Runs one optimizer step over {@code microBatches}. */
-    record RunStep(List<Batch> microBatches, ActorRef<StepReply> replyTo) implements Command {
+    record RunStep(List<Batch> microBatches, ActorRef<StepReply> replyTo) implements WorkerTask {
     }
 
     /** Held-out loss over {@code batches}, and multiple-choice accuracy when questions are given. */
-    record Evaluate(List<Batch> batches, List<MultipleChoice.Question> questions, ActorRef<EvalDone> replyTo) implements Command {
+    record Evaluate(List<Batch> batches, List<MultipleChoice.Question> questions, ActorRef<EvalDone> replyTo) implements WorkerTask {
     }
 
-    record TakeSnapshot(ActorRef<TrainingSnapshot> replyTo) implements Command {
+    record TakeSnapshot(ActorRef<TrainingSnapshot> replyTo) implements WorkerTask {
+    }
+
+    /** Forward and backward over this replica's {@code share} of a step whose micro-batches hold {@code stepTargetTokens}. */
+    record ComputeShare(List<Batch> share, int stepTargetTokens, ActorRef<ShareReply> replyTo) implements Command {
+    }
+
+    /** The second half of the shared step: AdamW with {@code summed}, the all-reduced gradient. */
+    record ApplySummed(float[] summed, ActorRef<StepReply> replyTo) implements Command {
+    }
+
+    /** The step of the computed share was aborted (a replica left): forget its gradient. */
+    record DropShare() implements Command {
     }
 
     private record RoomAnswer(MemoryManagerActor.RoomReply reply) implements Command {
@@ -57,18 +73,43 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
     sealed interface StepReply permits StepDone, StepFailed {
     }
 
-    record StepDone(TrainStep.Result result, PagingStats paging) implements StepReply {
+    sealed interface ShareReply permits ShareComputed, StepFailed {
     }
 
-    record StepFailed(int step, String reason) implements StepReply {
+    /**
+     * @param parallel in a data-parallel run, who trained on what and what the gradient exchange cost; empty on one node
+     */
+    record StepDone(TrainStep.Result result, PagingStats paging, Optional<DataParallelStep> parallel) implements StepReply {
+    }
+
+    record StepFailed(int step, String reason) implements StepReply, ShareReply {
+    }
+
+    /** A replica's share of a step: its loss sum and its gradient, flat in {@link TrainStep#copyGradientsTo} layout. */
+    record ShareComputed(int step, double lossSum, float[] gradient) implements ShareReply {
     }
 
     record EvalDone(int step, Transformer.Loss loss, Optional<MultipleChoice.Result> mmlu, double seconds) {
     }
 
-    /** The step in flight: what to reply to, and what has been computed so far. */
-    private record InFlight(List<Batch> batches, ActorRef<StepReply> replyTo, TrainStep.Gradient gradient,
-                            TrainStep.Result result) {
+    /**
+     * The step in flight: its batches (the whole step, or this replica's share of a step of {@code stepTargetTokens}),
+     * who waits for the gradient ({@code shareReplyTo}, data-parallel) or the result ({@code replyTo}), and what has been
+     * computed so far.
+     */
+    private record InFlight(List<Batch> batches, int stepTargetTokens, ActorRef<ShareReply> shareReplyTo,
+                            ActorRef<StepReply> replyTo, TrainStep.Gradient gradient, TrainStep.Result result) {
+        InFlight withGradient(TrainStep.Gradient g) {
+            return new InFlight(batches, stepTargetTokens, shareReplyTo, replyTo, g, result);
+        }
+
+        InFlight withReplyTo(ActorRef<StepReply> r) {
+            return new InFlight(batches, stepTargetTokens, shareReplyTo, r, gradient, result);
+        }
+
+        InFlight withResult(TrainStep.Result r) {
+            return new InFlight(batches, stepTargetTokens, shareReplyTo, replyTo, gradient, r);
+        }
     }
 
     private final TrainingSession session;
@@ -95,6 +136,12 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(RunStep.class, this::onRunStep)
+                .onMessage(ComputeShare.class, this::onComputeShare)
+                .onMessage(ApplySummed.class, this::onApplySummed)
+                .onMessage(DropShare.class, d -> {
+                    inFlight = null;
+                    return this;
+                })
                 .onMessage(RoomAnswer.class, this::onRoom)
                 .onMessage(ReleasedAnswer.class, this::onReleased)
                 .onMessage(StatsAnswer.class, this::onStats)
@@ -104,13 +151,21 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
     }
 
     private Behavior<Command> onRunStep(RunStep r) {
+        int tokens = r.microBatches().stream().mapToInt(Batch::targetTokens).sum();
+        return start(new InFlight(r.microBatches(), tokens, null, r.replyTo(), null, null));
+    }
+
+    private Behavior<Command> onComputeShare(ComputeShare c) {
+        return start(new InFlight(c.share(), c.stepTargetTokens(), c.replyTo(), null, null, null));
+    }
+
+    private Behavior<Command> start(InFlight step) {
         if (inFlight != null) throw new IllegalStateException("step requested while step " + inFlightStep() + " runs");
-        TrainStep step = session.trainStep;
-        inFlight = new InFlight(r.microBatches(), r.replyTo(), null, null);
-        long bytes = step.activationBytes(r.microBatches());
+        inFlight = step;
+        long bytes = session.trainStep.activationBytes(step.batches());
         memory.tell(new MemoryManagerActor.RequestRoom(Category.ACTIVATIONS, bytes, "activations of step "
-                + (step.completedSteps() + 1) + " (" + r.microBatches().size() + " micro-batches, longest "
-                + r.microBatches().stream().mapToInt(Batch::seqLen).max().orElse(0) + " positions)", roomAdapter));
+                + inFlightStep() + " (" + step.batches().size() + " micro-batches, longest "
+                + step.batches().stream().mapToInt(Batch::seqLen).max().orElse(0) + " positions)", roomAdapter));
         return this;
     }
 
@@ -119,11 +174,9 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
             case MemoryManagerActor.Denied d -> fail(d.refusal().message());
             case MemoryManagerActor.Granted g -> {
                 try {
-                    TrainStep.Gradient gradient = session.trainStep.computeGradients(inFlight.batches());
-                    inFlight = new InFlight(inFlight.batches(), inFlight.replyTo(), gradient, null);
+                    inFlight = inFlight.withGradient(session.trainStep.computeGradients(inFlight.batches(), inFlight.stepTargetTokens()));
                 } catch (NonFiniteGradientException e) {
                     memory.tell(new MemoryManagerActor.Release(g.lease(), releasedAdapter));
-                    inFlight = new InFlight(inFlight.batches(), inFlight.replyTo(), null, null);
                     fail(e.getMessage());
                     return this;
                 }
@@ -135,20 +188,43 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
 
     private Behavior<Command> onReleased(ReleasedAnswer a) {
         if (inFlight == null || inFlight.gradient() == null) return this;   // the release of a failed step
+        if (inFlight.shareReplyTo() != null) {
+            float[] flat = new float[session.trainStep.gradientElements()];
+            session.trainStep.copyGradientsTo(flat);
+            inFlight.shareReplyTo().tell(new ShareComputed(inFlight.gradient().step(), inFlight.gradient().lossSum(), flat));
+            return this;   // AdamW waits for the sum over the replicas: ApplySummed
+        }
+        applyUpdate(inFlight.gradient());
+        return this;
+    }
+
+    private Behavior<Command> onApplySummed(ApplySummed a) {
+        if (inFlight == null || inFlight.gradient() == null || inFlight.shareReplyTo() == null) {
+            throw new IllegalStateException("a summed gradient arrived with no computed share waiting for it");
+        }
+        inFlight = inFlight.withReplyTo(a.replyTo());
         try {
-            TrainStep.Result result = session.trainStep.applyUpdate(inFlight.gradient());
-            inFlight = new InFlight(inFlight.batches(), inFlight.replyTo(), inFlight.gradient(), result);
-            memory.tell(new MemoryManagerActor.EndStep(result.step(), statsAdapter));
-        } catch (DeviceOutOfMemoryException e) {
+            applyUpdate(session.trainStep.withSummedGradients(inFlight.gradient(), a.summed()));
+        } catch (NonFiniteGradientException e) {
             fail(e.getMessage());
         }
         return this;
     }
 
+    private void applyUpdate(TrainStep.Gradient gradient) {
+        try {
+            TrainStep.Result result = session.trainStep.applyUpdate(gradient);
+            inFlight = inFlight.withResult(result);
+            memory.tell(new MemoryManagerActor.EndStep(result.step(), statsAdapter));
+        } catch (DeviceOutOfMemoryException e) {
+            fail(e.getMessage());
+        }
+    }
+
     private Behavior<Command> onStats(StatsAnswer a) {
         InFlight done = inFlight;
         inFlight = null;
-        done.replyTo().tell(new StepDone(done.result(), a.stats()));
+        done.replyTo().tell(new StepDone(done.result(), a.stats(), Optional.empty()));
         return this;
     }
 
@@ -171,7 +247,9 @@ final class ComputeWorker extends AbstractBehavior<ComputeWorker.Command> {
     private void fail(String reason) {
         InFlight failed = inFlight;
         inFlight = null;
-        failed.replyTo().tell(new StepFailed(session.trainStep.completedSteps() + 1, reason));
+        StepFailed reply = new StepFailed(session.trainStep.completedSteps() + 1, reason);
+        if (failed.replyTo() != null) failed.replyTo().tell(reply);
+        else failed.shareReplyTo().tell(reply);
     }
 
     private int inFlightStep() {

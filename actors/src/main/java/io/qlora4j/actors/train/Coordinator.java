@@ -11,7 +11,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.ChildFailed;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -74,7 +73,8 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final ActorRef<ComputeWorker.EvalDone> evalReplies;
     private final ActorRef<TrainingSnapshot> snapshotReplies;
     private final ActorRef<RunWriter.CheckpointReply> writerReplies;
-    private ActorRef<ComputeWorker.Command> worker;
+    private final WorkerTask.Spawner workers;
+    private ActorRef<WorkerTask> worker;
     private ActorRef<DataStreamer.Command> data;
     private int dataGeneration;
 
@@ -105,9 +105,10 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final long startNanos = System.nanoTime();
 
     private Coordinator(ActorContext<Command> context, TrainingSession session, TrainingListener listener,
-                        CompletableFuture<FinetuneSummary> result) {
+                        CompletableFuture<FinetuneSummary> result, WorkerTask.Spawner workers) {
         super(context);
         this.session = session;
+        this.workers = workers;
         this.listener = listener;
         this.result = result;
         this.firstStep = session.trainStep.completedSteps();
@@ -145,8 +146,9 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private static final java.time.Duration EVAL_DATA_TIMEOUT = java.time.Duration.ofMinutes(10);
     private ActorRef<DataStreamer.Command> evalStreamer;
 
-    static Behavior<Command> create(TrainingSession session, TrainingListener listener, CompletableFuture<FinetuneSummary> result) {
-        return Behaviors.setup(context -> new Coordinator(context, session, listener, result));
+    static Behavior<Command> create(TrainingSession session, TrainingListener listener, CompletableFuture<FinetuneSummary> result,
+                                    WorkerTask.Spawner workers) {
+        return Behaviors.setup(context -> new Coordinator(context, session, listener, result, workers));
     }
 
     @Override
@@ -261,11 +263,12 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 pagedBytes += p.pagedOutBytes() + p.pagedInBytes();
                 writer.tell(new RunWriter.Metrics(String.format(Locale.ROOT,
                         "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"clipped\":%b,\"target_tokens\":%d,"
-                                + "\"tokens_per_s\":%.1f,\"seconds\":%.4f,\"activation_bytes\":%d}",
+                                + "\"tokens_per_s\":%.1f,\"seconds\":%.4f,\"activation_bytes\":%d%s}",
                         r.step(), r.loss(), r.lr(), r.gradNorm(), r.clipped(), r.targetTokens(),
-                        r.targetTokens() / Math.max(r.seconds(), 1e-9), r.seconds(), r.activationBytes())));
+                        r.targetTokens() / Math.max(r.seconds(), 1e-9), r.seconds(), r.activationBytes(),
+                        done.parallel().map(DataParallelStep::metricsJson).orElse(""))));
                 writer.tell(new RunWriter.Paging(p.toJson()));
-                writer.tell(new RunWriter.Offsets(offsetsJson(r.step(), runningOffsets)));
+                writer.tell(new RunWriter.Offsets(offsetsJson(r.step(), runningOffsets, done.parallel())));
                 listener.stepDone(r, p);
                 afterStep();
             }
@@ -419,8 +422,7 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private void spawnWorker() {
-        worker = getContext().spawnAnonymous(Behaviors.supervise(ComputeWorker.create(session, memory))
-                .onFailure(SupervisorStrategy.stop()), DispatcherSelector.fromConfig("qlora4j.compute-dispatcher"));
+        worker = workers.spawn(getContext(), session, memory);
         getContext().watch(worker);
     }
 
@@ -443,7 +445,7 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 session.loadReport);
     }
 
-    private static String offsetsJson(int step, List<long[]> batches) {
+    private static String offsetsJson(int step, List<long[]> batches, Optional<DataParallelStep> parallel) {
         StringBuilder sb = new StringBuilder("{\"step\":").append(step).append(",\"offsets\":[");
         boolean first = true;
         for (long[] b : batches) {
@@ -452,6 +454,6 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 first = false;
             }
         }
-        return sb.append("]}").toString();
+        return sb.append("]").append(parallel.map(DataParallelStep::ledgerJson).orElse("")).append("}").toString();
     }
 }

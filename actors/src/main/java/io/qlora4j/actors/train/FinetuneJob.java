@@ -24,27 +24,33 @@ public final class FinetuneJob {
         Consumer<String> log = listener::info;
         try (TrainingSession session = TrainingSession.open(config, configText, resume, log)) {
             CompletableFuture<FinetuneSummary> result = new CompletableFuture<>();
-            ActorSystem<Coordinator.Command> system = ActorSystem.create(Coordinator.create(session, listener, result), "qlora4j-finetune");
-            system.getWhenTerminated().whenComplete((done, error) -> result.completeExceptionally(
-                    new TrainingFailedException("the trainer stopped unexpectedly" + (error != null ? ": " + error : ""))));
+            ActorSystem<Coordinator.Command> system = ActorSystem.create(
+                    Coordinator.create(session, listener, result, WorkerTask.LOCAL), "qlora4j-finetune");
+            return await(system, result);
+        }
+    }
+
+    /** Waits for the run's result, then for the actor system to stop (the coordinator terminates it at the end). */
+    static FinetuneSummary await(ActorSystem<?> system, CompletableFuture<FinetuneSummary> result) {
+        system.getWhenTerminated().whenComplete((done, error) -> result.completeExceptionally(
+                new TrainingFailedException("the trainer stopped unexpectedly" + (error != null ? ": " + error : ""))));
+        try {
+            return result.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            system.terminate();
+            throw new TrainingFailedException("interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new TrainingFailedException(String.valueOf(e.getCause()));
+        } finally {
+            system.terminate();
             try {
-                return result.get();
+                system.getWhenTerminated().toCompletableFuture().get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                system.terminate();
-                throw new TrainingFailedException("interrupted");
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException r) throw r;
-                throw new TrainingFailedException(String.valueOf(e.getCause()));
-            } finally {
-                system.terminate();
-                try {
-                    system.getWhenTerminated().toCompletableFuture().get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (ExecutionException alreadyReported) {
-                    // the run's own result (or failure) has been returned above
-                }
+            } catch (ExecutionException alreadyReported) {
+                // the run's own result (or failure) has been returned above
             }
         }
     }

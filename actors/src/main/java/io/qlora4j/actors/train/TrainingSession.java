@@ -54,10 +54,10 @@ final class TrainingSession implements AutoCloseable {
     final MemoryManager memory;
     final LoraAdapters adapters;          // null in full fine-tuning
     final TrainStep trainStep;
-    final ExampleSource source;
+    final ExampleSource source;           // null on a data-parallel replica (openReplica)
     final EvalSplit split;
     final List<MultipleChoice.Question> mmlu;
-    final CheckpointStore checkpoints;
+    final CheckpointStore checkpoints;    // null on a data-parallel replica
     final Optional<CheckpointStore.Loaded> resumed;
 
     private TrainingSession(FinetuneConfig config, String configText, LlamaModel model, ModelLoader.LoadReport loadReport,
@@ -83,48 +83,18 @@ final class TrainingSession implements AutoCloseable {
      * @param resume resume from the newest valid checkpoint in the run folder (refused ones are reported to {@code log})
      */
     static TrainingSession open(FinetuneConfig config, String configText, boolean resume, Consumer<String> log) {
-        if (config.threads() > 0) Parallel.setThreads(config.threads());
-        Path out = config.out();
-        try {
-            Files.createDirectories(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the output folder " + out + ": " + e.getMessage(), e);
-        }
+        Path out = createOut(config);
         CheckpointStore checkpoints = new CheckpointStore(out);
         if (!resume && !checkpoints.list().isEmpty()) {
             throw new IllegalArgumentException(out + " already holds checkpoints of a run: continue it with --resume "
                     + out + ", or choose another --out");
         }
-        LlamaModel model;
-        ModelLoader.LoadReport report;
-        Tokenizer tokenizer;
-        try (ModelFiles files = ModelFiles.open(config.model())) {
-            Path tokPath = config.tokenizer().orElseGet(() -> files.tokenizer().orElseThrow(() -> new ModelConfigException(
-                    config.model() + ": no tokenizer beside the model (tokenizer.json, tokenizer.bin or tok*.bin): pass --tokenizer")));
-            tokenizer = Tokenizers.load(tokPath);
-            ModelLoader.LoadedModel loaded = ModelLoader.load(files, config.weightFormat());
-            model = loaded.model();
-            report = loaded.report();
-        }
-        if (tokenizer.vocabSize() > model.config().vocabSize()) {
-            throw new ModelConfigException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model's vocabulary is "
-                    + model.config().vocabSize() + ": they do not belong together");
-        }
-        int maxLength = Math.min(config.maxLength(), model.config().maxPositions() + 1);
-        LoraAdapters adapters = config.full() ? null : LoraAdapters.create(model.config(), config.lora(), config.seed());
-        MemoryManager memory = openMemory(config, model, adapters, log);
-        TrainStep step;
-        try {
-            memory.discardRecovered(TrainStep.OPTIMIZER_OWNER);   // the checkpoint, not the paging file, is the truth
-            TrainStep.Options options = new TrainStep.Options(config.gradientCheckpointing(), config.maxGradNorm(),
-                    config.schedule(), config.seed());
-            var optimizer = config.optimizer().options().withWeightDecay(config.weightDecay());
-            step = config.full() ? TrainStep.full(model, memory, optimizer, options)
-                    : TrainStep.lora(model, adapters, memory, optimizer, options);
-        } catch (RuntimeException e) {
-            memory.close();
-            throw e;
-        }
+        Compute compute = openCompute(config, log);
+        LlamaModel model = compute.model;
+        TrainStep step = compute.step;
+        LoraAdapters adapters = compute.adapters;
+        MemoryManager memory = compute.memory;
+        Tokenizer tokenizer = compute.tokenizer;
         Optional<CheckpointStore.Loaded> restored = Optional.empty();
         if (resume) {
             restored = checkpoints.latestValid(config.trainingHash(), model.config(), model.ropeLayout(), log);
@@ -141,14 +111,75 @@ final class TrainingSession implements AutoCloseable {
                 log.accept("resuming from " + restored.get().dir() + " (step " + restored.get().step() + ")");
             }
         }
+        int maxLength = Math.min(config.maxLength(), model.config().maxPositions() + 1);
         var prep = new ExamplePreparation(tokenizer, maxLength, config.failOnMalformed() ? MalformedPolicy.FAIL : MalformedPolicy.SKIP);
         ReadOptions read = new ReadOptions(config.format(), config.trainOnSource(), io.qlora4j.actors.data.Shard.ALL);
         ExampleSource source = DatasetUrl.isUrl(config.data())
                 ? new GrpcExampleSource(DatasetUrl.parse(config.data()), GrpcClientSettings.defaults(), read, prep)
                 : LocalExampleSource.open(Path.of(config.data()), read, prep);
         List<MultipleChoice.Question> mmlu = config.mmluFile().map(f -> MultipleChoice.readQuestions(f, config.mmluLimit())).orElse(List.of());
-        return new TrainingSession(config, configText, model, report, tokenizer, memory, adapters, step, source, mmlu,
+        return new TrainingSession(config, configText, model, compute.report, tokenizer, memory, adapters, step, source, mmlu,
                 checkpoints, restored);
+    }
+
+    /**
+     * The compute half of a session, for a replica of a data-parallel job on another node: model, tokenizer, paging
+     * and the {@link TrainStep}, but no data source, held-out questions or checkpoints — the job's leader streams the
+     * data, deals the micro-batches and writes the run folder; the replica's state comes from the leader.
+     */
+    static TrainingSession openReplica(FinetuneConfig config, String configText, Consumer<String> log) {
+        createOut(config);
+        Compute c = openCompute(config, log);
+        return new TrainingSession(config, configText, c.model, c.report, c.tokenizer, c.memory, c.adapters, c.step, null,
+                List.of(), null, Optional.empty());
+    }
+
+    private static Path createOut(FinetuneConfig config) {
+        if (config.threads() > 0) Parallel.setThreads(config.threads());
+        Path out = config.out();
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the output folder " + out + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private record Compute(LlamaModel model, ModelLoader.LoadReport report, Tokenizer tokenizer, LoraAdapters adapters,
+                           MemoryManager memory, TrainStep step) {
+    }
+
+    private static Compute openCompute(FinetuneConfig config, Consumer<String> log) {
+        LlamaModel model;
+        ModelLoader.LoadReport report;
+        Tokenizer tokenizer;
+        try (ModelFiles files = ModelFiles.open(config.model())) {
+            Path tokPath = config.tokenizer().orElseGet(() -> files.tokenizer().orElseThrow(() -> new ModelConfigException(
+                    config.model() + ": no tokenizer beside the model (tokenizer.json, tokenizer.bin or tok*.bin): pass --tokenizer")));
+            tokenizer = Tokenizers.load(tokPath);
+            ModelLoader.LoadedModel loaded = ModelLoader.load(files, config.weightFormat());
+            model = loaded.model();
+            report = loaded.report();
+        }
+        if (tokenizer.vocabSize() > model.config().vocabSize()) {
+            throw new ModelConfigException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model's vocabulary is "
+                    + model.config().vocabSize() + ": they do not belong together");
+        }
+        LoraAdapters adapters = config.full() ? null : LoraAdapters.create(model.config(), config.lora(), config.seed());
+        MemoryManager memory = openMemory(config, model, adapters, log);
+        TrainStep step;
+        try {
+            memory.discardRecovered(TrainStep.OPTIMIZER_OWNER);   // the checkpoint, not the paging file, is the truth
+            TrainStep.Options options = new TrainStep.Options(config.gradientCheckpointing(), config.maxGradNorm(),
+                    config.schedule(), config.seed());
+            var optimizer = config.optimizer().options().withWeightDecay(config.weightDecay());
+            step = config.full() ? TrainStep.full(model, memory, optimizer, options)
+                    : TrainStep.lora(model, adapters, memory, optimizer, options);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        return new Compute(model, report, tokenizer, adapters, memory, step);
     }
 
     /** Copies a checkpoint's values into the live trainables and optimizer. */

@@ -170,27 +170,78 @@ public final class TrainStep implements AutoCloseable {
      * @throws NonFiniteGradientException when the gradient is NaN/Inf (parameters untouched)
      */
     public Gradient computeGradients(List<Batch> microBatches) {
-        long start = System.nanoTime();
         if (microBatches.isEmpty()) throw new IllegalArgumentException("a step needs at least one micro-batch");
-        int tokens = microBatches.stream().mapToInt(Batch::targetTokens).sum();
-        if (tokens == 0) throw new IllegalArgumentException("the micro-batches of step " + (completed + 1) + " have no target tokens");
+        return computeGradients(microBatches, microBatches.stream().mapToInt(Batch::targetTokens).sum());
+    }
+
+    /**
+     * This process's share of a data-parallel step: forward and backward over {@code share} (possibly none), the
+     * gradients normalised by {@code stepTargetTokens}, the target tokens of the whole step over all replicas, so that
+     * the sum of the replicas' gradients is the gradient of the whole step ({@link #withSummedGradients}).
+     *
+     * @throws NonFiniteGradientException when the gradient is NaN/Inf (parameters untouched)
+     */
+    public Gradient computeGradients(List<Batch> share, int stepTargetTokens) {
+        long start = System.nanoTime();
+        if (stepTargetTokens <= 0) throw new IllegalArgumentException("the micro-batches of step " + (completed + 1) + " have no target tokens");
         for (TrainableTensor t : trainables) t.zeroGrad();
         Gradients grads = full != null ? full : Gradients.FROZEN;
-        float scale = 1f / tokens;
+        float scale = 1f / stepTargetTokens;
         double loss = 0;
-        for (Batch b : microBatches) {
+        for (Batch b : share) {
             loss += transformer.forwardBackward(b, context(b.offsets(), completed + 1), grads,
                     options.gradientCheckpointing(), scale).sum();
         }
+        double norm = gradientNorm();
+        if (!Double.isFinite(norm)) {
+            throw new NonFiniteGradientException("step " + (completed + 1) + ": the gradient norm is " + norm
+                    + " (loss " + loss / stepTargetTokens + "): the step was not applied; lower the learning rate or check the data");
+        }
+        return new Gradient(completed + 1, loss, stepTargetTokens, norm, activationBytes(share), start);
+    }
+
+    /** Elements of all trainables' gradients together: the length of {@link #copyGradientsTo}'s vector. */
+    public int gradientElements() {
+        long n = trainables.stream().mapToLong(t -> t.value().length).sum();
+        return Math.toIntExact(n);
+    }
+
+    /** Copies every trainable's gradient, in {@link #trainables()} order, into {@code flat} (length {@link #gradientElements()}). */
+    public void copyGradientsTo(float[] flat) {
+        int at = 0;
+        for (TrainableTensor t : trainables) {
+            System.arraycopy(t.grad(), 0, flat, at, t.grad().length);
+            at += t.grad().length;
+        }
+    }
+
+    /**
+     * Replaces the gradients with {@code summed}, the sum of every replica's {@link #computeGradients(List, int)} (in
+     * {@link #copyGradientsTo} layout), and returns {@code local} with the norm of the summed gradient, which is what
+     * {@link #applyUpdate} clips with. {@code lossSum} stays this replica's own.
+     */
+    public Gradient withSummedGradients(Gradient local, float[] summed) {
+        if (summed.length != gradientElements()) {
+            throw new IllegalArgumentException("summed gradient of " + summed.length + " elements, expected " + gradientElements());
+        }
+        int at = 0;
+        for (TrainableTensor t : trainables) {
+            System.arraycopy(summed, at, t.grad(), 0, t.grad().length);
+            at += t.grad().length;
+        }
+        double norm = gradientNorm();
+        if (!Double.isFinite(norm)) {
+            throw new NonFiniteGradientException("step " + local.step() + ": the summed gradient norm is " + norm
+                    + ": the step was not applied; lower the learning rate or check the data");
+        }
+        return new Gradient(local.step(), local.lossSum(), local.targetTokens(), norm, local.activationBytes(), local.startNanos());
+    }
+
+    private double gradientNorm() {
         double sumSq = 0;
         AdamW kernels = model.backend().adamw();
         for (TrainableTensor t : trainables) sumSq += kernels.sumOfSquares(t.grad(), 0, t.grad().length);
-        double norm = Math.sqrt(sumSq);
-        if (!Double.isFinite(norm)) {
-            throw new NonFiniteGradientException("step " + (completed + 1) + ": the gradient norm is " + norm
-                    + " (loss " + loss / tokens + "): the step was not applied; lower the learning rate or check the data");
-        }
-        return new Gradient(completed + 1, loss, tokens, norm, activationBytes(microBatches), start);
+        return Math.sqrt(sumSq);
     }
 
     /** Clips the global gradient norm and applies AdamW at the schedule's learning rate. */
