@@ -37,7 +37,8 @@ final class DefaultJob {
     }
 
     static int run(FinetuneCommand command) {
-        Path cache = Path.of(Optional.ofNullable(System.getenv("QLORA4J_CACHE"))
+        Path cache = Path.of(Optional.ofNullable(System.getProperty("qlora4j.cache"))
+                .or(() -> Optional.ofNullable(System.getenv("QLORA4J_CACHE")))
                 .orElse(System.getProperty("user.home") + "/.cache/qlora4j"));
         System.err.println("no --model/--data given: running the embedded default (a base model built by this project,"
                 + " taught a new task with QLoRA)");
