@@ -126,9 +126,9 @@ final class EvalCommand implements Callable<Integer> {
         }
         double seconds = (System.nanoTime() - start) * 1e-9;
         DataStats.Snapshot s = stats.snapshot();
-        System.out.printf(Locale.ROOT, "%s (%s, %s records): %d examples, %d truncated to %d tokens, %d malformed skipped, %.0f tokens/s%n",
-                data.getFileName(), source.format().cliName(), split, examples.size(), s.truncated(), maxLen, s.malformedSkipped(),
-                tokens / seconds);
+        System.out.printf(Locale.ROOT, "%s (%s, %s records): %d examples scored; of the %d records read, %d were cut to %d tokens"
+                        + " and %d malformed ones skipped; %.0f tokens/s%n", data.getFileName(), source.format().cliName(), split,
+                examples.size(), s.examples() + s.malformedSkipped(), s.truncated(), maxLen, s.malformedSkipped(), tokens / seconds);
         double mean = sum / tokens;
         System.out.printf(Locale.ROOT, "eval_loss=%.6f ppl=%.4f tokens=%d examples=%d%n", mean, Math.exp(mean), tokens, examples.size());
         return 0;

@@ -21,11 +21,17 @@ public final class FinetuneJob {
      * @throws TrainingFailedException when the run stops on a refusal or error (the message says why)
      */
     public static FinetuneSummary run(FinetuneConfig config, String configText, boolean resume, TrainingListener listener) {
+        return run(config, configText, resume, listener, WorkerTask.LOCAL);
+    }
+
+    /** The same with the compute spawned by {@code workers} (the supervision test wraps the real worker in a fault). */
+    static FinetuneSummary run(FinetuneConfig config, String configText, boolean resume, TrainingListener listener,
+                               WorkerTask.Spawner workers) {
         Consumer<String> log = listener::info;
         try (TrainingSession session = TrainingSession.open(config, configText, resume, log)) {
             CompletableFuture<FinetuneSummary> result = new CompletableFuture<>();
             ActorSystem<Coordinator.Command> system = ActorSystem.create(
-                    Coordinator.create(session, listener, result, WorkerTask.LOCAL), "qlora4j-finetune");
+                    Coordinator.create(session, listener, result, workers), "qlora4j-finetune");
             return await(system, result);
         }
     }
