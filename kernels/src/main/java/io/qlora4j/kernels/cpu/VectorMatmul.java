@@ -42,7 +42,10 @@ public final class VectorMatmul implements Matmul {
         return FloatVector.SPECIES_PREFERRED.length() >= LANES;
     }
 
-    /** Fills panel[l·NR + j] = P[l0 + l][j0 + j] for l < lc, j < jc (the caller zero-fills columns jc..NR). */
+    /**
+     * Fills panel[l·NR + j] = P[l0 + l][j0 + j] for l < lc, j < jc (the caller zero-fills columns jc..NR), with an
+     * (NR × LC) scratch array to decode into.
+     */
     @FunctionalInterface
     private interface PanelPacker {
         void pack(int l0, int lc, int j0, int jc, float[] panel, float[] scratch);
@@ -52,11 +55,9 @@ public final class VectorMatmul implements Matmul {
     public void forward(float[] out, float[] in, LinearWeight weight, int m, boolean accumulate) {
         int n = weight.rows();
         int k = weight.cols();
-        PanelPacker transposedWeight = (l0, lc, j0, jc, panel, row) -> {
-            for (int j = 0; j < jc; j++) {
-                weight.decode(j0 + j, l0, lc, row, 0);
-                for (int l = 0; l < lc; l++) panel[l * NR + j] = row[l];
-            }
+        PanelPacker transposedWeight = (l0, lc, j0, jc, panel, rows) -> {
+            for (int j = 0; j < jc; j++) weight.decode(j0 + j, l0, lc, rows, j * LC);
+            transposeDecodedRows(rows, jc, lc, panel);
         };
         gemm(out, n, m, n, in, k, 1, k, transposedWeight, accumulate);
     }
@@ -91,7 +92,7 @@ public final class VectorMatmul implements Matmul {
         boolean small = (long) rows * cols * length < PARALLEL_MIN_FMAS;
         Parallel.forRange(tiles * rowBlocks, small ? tiles * rowBlocks : 1, (from, to) -> {
             float[] panel = new float[LC * NR];
-            float[] scratch = new float[LC];
+            float[] scratch = new float[NR * LC];
             for (int task = from; task < to; task++) {
                 int j0 = (task / rowBlocks) * NR;
                 int jc = Math.min(NR, cols - j0);
@@ -117,6 +118,26 @@ public final class VectorMatmul implements Matmul {
             }
         });
     }
+
+    /**
+     * panel[l·NR + j] = rows[j·LC + l] for j < jc, l < lc: sixteen j at a time with one gather per l (the offsets of
+     * sixteen consecutive decoded rows), the column tail element by element. For one-row products (generation) packing
+     * the decoded weight is most of the work; scalar stores made it about half of a step.
+     */
+    private static void transposeDecodedRows(float[] rows, int jc, int lc, float[] panel) {
+        int fullJ = jc & -LANES;
+        for (int j0 = 0; j0 < fullJ; j0 += LANES) {
+            for (int l = 0; l < lc; l++) {
+                FloatVector.fromArray(S, rows, j0 * LC + l, DECODED_ROW_OFFSETS, 0).intoArray(panel, l * NR + j0);
+            }
+        }
+        for (int j = fullJ; j < jc; j++) {
+            for (int l = 0; l < lc; l++) panel[l * NR + j] = rows[j * LC + l];
+        }
+    }
+
+    /** Offsets of sixteen consecutive rows of the decode scratch (row stride LC). */
+    private static final int[] DECODED_ROW_OFFSETS = java.util.stream.IntStream.range(0, LANES).map(i -> i * LC).toArray();
 
     /** Six rows × 32 columns: twelve accumulators, each summed over l in ascending order with one FMA per product. */
     private static void tile6(float[] c, int cStride, int r, int j0, int jc, float[] a, int aRow, int aCol,
