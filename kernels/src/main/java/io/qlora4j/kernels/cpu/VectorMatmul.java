@@ -91,8 +91,8 @@ public final class VectorMatmul implements Matmul {
         int rowsPerBlock = rowBlocks == 1 ? rows : ROW_BLOCK;
         boolean small = (long) rows * cols * length < PARALLEL_MIN_FMAS;
         Parallel.forRange(tiles * rowBlocks, small ? tiles * rowBlocks : 1, (from, to) -> {
-            float[] panel = new float[LC * NR];
-            float[] scratch = new float[NR * LC];
+            float[] panel = Scratch.floats(Scratch.Slot.PANEL, LC * NR);
+            float[] scratch = Scratch.floats(Scratch.Slot.DECODED, NR * LC);
             for (int task = from; task < to; task++) {
                 int j0 = (task / rowBlocks) * NR;
                 int jc = Math.min(NR, cols - j0);
