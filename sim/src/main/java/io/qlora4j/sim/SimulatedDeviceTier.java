@@ -1,11 +1,10 @@
 package io.qlora4j.sim;
 
+import io.qlora4j.memory.tier.DeviceSlots;
 import io.qlora4j.memory.tier.DeviceTier;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.OptionalInt;
 
 /**
@@ -17,19 +16,15 @@ import java.util.OptionalInt;
 public final class SimulatedDeviceTier implements DeviceTier {
     private final int pageBytes;
     private final long capacityBytes;
-    private final int capacitySlots;
+    private final DeviceSlots slots;
     private final VirtualClock clock;
     private final MemorySegment sharedView;
-    private final BitSet inUse = new BitSet();
-    private final ArrayDeque<Integer> free = new ArrayDeque<>();   // slots given back, reused first
-    private int neverUsed;                                         // slots [neverUsed, capacitySlots) were never handed out
-    private int used;
     private long[] readyAt = new long[1024];   // (slot) simulated time its contents are complete
 
     public SimulatedDeviceTier(long capacityBytes, int pageBytes, VirtualClock clock) {
         this.pageBytes = pageBytes;
         this.capacityBytes = capacityBytes;
-        this.capacitySlots = (int) Math.min(Integer.MAX_VALUE, capacityBytes / pageBytes);
+        this.slots = new DeviceSlots(capacityBytes, pageBytes);
         this.clock = clock;
         this.sharedView = MemorySegment.ofArray(new byte[pageBytes]).asReadOnly();
     }
@@ -46,24 +41,17 @@ public final class SimulatedDeviceTier implements DeviceTier {
 
     @Override
     public OptionalInt allocate() {
-        Integer reused = free.poll();
-        int slot;
-        if (reused != null) slot = reused;
-        else if (neverUsed < capacitySlots) slot = neverUsed++;
-        else return OptionalInt.empty();
-        inUse.set(slot);
-        used++;
+        OptionalInt allocated = slots.allocate();
+        if (allocated.isEmpty()) return allocated;
+        int slot = allocated.getAsInt();
         if (slot >= readyAt.length) readyAt = Arrays.copyOf(readyAt, Math.max(slot + 1, readyAt.length * 2));
         readyAt[slot] = clock.nanoTime();
-        return OptionalInt.of(slot);
+        return allocated;
     }
 
     @Override
     public void free(int slot) {
-        if (!inUse.get(slot)) throw new IllegalStateException("slot " + slot + " freed twice");
-        inUse.clear(slot);
-        free.push(slot);
-        used--;
+        slots.free(slot);
     }
 
     @Override
@@ -95,7 +83,7 @@ public final class SimulatedDeviceTier implements DeviceTier {
 
     @Override
     public int slotsInUse() {
-        return used;
+        return slots.inUseCount();
     }
 
     /** When the slot's contents are complete. */
@@ -110,8 +98,6 @@ public final class SimulatedDeviceTier implements DeviceTier {
 
     @Override
     public void close() {
-        inUse.clear();
-        free.clear();
-        used = 0;
+        slots.clear();
     }
 }

@@ -2,9 +2,7 @@ package io.qlora4j.memory.tier;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.OptionalInt;
 
@@ -22,11 +20,9 @@ public final class ArenaDeviceTier implements DeviceTier {
 
     private final int pageBytes;
     private final long capacityBytes;
-    private final int capacitySlots;
+    private final DeviceSlots slots;
     private final Arena arena = Arena.ofShared();
-    private final List<MemorySegment> slots = new ArrayList<>();   // (slot) pageBytes each, allocated on first use
-    private final ArrayDeque<Integer> free = new ArrayDeque<>();
-    private final BitSet inUse = new BitSet();
+    private final List<MemorySegment> memory = new ArrayList<>();   // (slot) pageBytes each, allocated on first use
     private boolean closed;
 
     public ArenaDeviceTier(long capacityBytes, int pageBytes) {
@@ -39,7 +35,7 @@ public final class ArenaDeviceTier implements DeviceTier {
         }
         this.pageBytes = pageBytes;
         this.capacityBytes = capacityBytes;
-        this.capacitySlots = (int) Math.min(Integer.MAX_VALUE, capacityBytes / pageBytes);
+        this.slots = new DeviceSlots(capacityBytes, pageBytes);
     }
 
     @Override
@@ -55,26 +51,15 @@ public final class ArenaDeviceTier implements DeviceTier {
     @Override
     public synchronized OptionalInt allocate() {
         checkOpen();
-        Integer reused = free.poll();
-        int slot;
-        if (reused != null) {
-            slot = reused;
-        } else if (slots.size() < capacitySlots) {
-            slot = slots.size();
-            slots.add(arena.allocate(pageBytes, SLOT_ALIGNMENT));
-        } else {
-            return OptionalInt.empty();
-        }
-        inUse.set(slot);
-        return OptionalInt.of(slot);
+        OptionalInt slot = slots.allocate();
+        if (slot.isPresent() && slot.getAsInt() == memory.size()) memory.add(arena.allocate(pageBytes, SLOT_ALIGNMENT));
+        return slot;
     }
 
     @Override
     public synchronized void free(int slot) {
         checkOpen();
-        if (!inUse.get(slot)) throw new IllegalStateException("device slot " + slot + " freed twice or never allocated");
-        inUse.clear(slot);
-        free.push(slot);
+        slots.free(slot);
     }
 
     @Override
@@ -99,12 +84,12 @@ public final class ArenaDeviceTier implements DeviceTier {
 
     @Override
     public synchronized int slotsInUse() {
-        return inUse.cardinality();
+        return slots.inUseCount();
     }
 
     /** Slots ever carved from the arena: the off-heap bytes held are {@code slotsAllocated() · pageBytes}. */
     public synchronized int slotsAllocated() {
-        return slots.size();
+        return memory.size();
     }
 
     @Override
@@ -116,8 +101,8 @@ public final class ArenaDeviceTier implements DeviceTier {
 
     private synchronized MemorySegment segment(int slot) {
         checkOpen();
-        if (!inUse.get(slot)) throw new IllegalStateException("device slot " + slot + " is not allocated");
-        return slots.get(slot);
+        if (!slots.inUse(slot)) throw new IllegalStateException("device slot " + slot + " is not allocated");
+        return memory.get(slot);
     }
 
     private void checkOpen() {
