@@ -12,6 +12,7 @@ import io.qlora4j.model.data.Batch;
 import io.qlora4j.model.data.DataException;
 import io.qlora4j.model.data.DataFormat;
 import io.qlora4j.model.data.EvalSplit;
+import io.qlora4j.model.data.ExampleTokenizer;
 import io.qlora4j.model.data.LengthGrouping;
 import io.qlora4j.model.data.TokenizedExample;
 import io.qlora4j.model.infer.MultipleChoice;
@@ -102,8 +103,7 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private int heldOutLoss(LlamaModel model, AdapterContext adapters, Tokenizer tokenizer) throws Exception {
-        int context = model.config().maxPositions() + 1;
-        int maxLen = maxLength == null ? context : Math.min(maxLength, context);
+        int maxLen = ExampleTokenizer.maxLengthFor(model.config(), maxLength == null ? Integer.MAX_VALUE : maxLength);
         ReadOptions read = new ReadOptions(Optional.ofNullable(format).map(DataFormat::parse), trainOnSource, ReadOptions.DEFAULT.shard());
         LocalExampleSource source = LocalExampleSource.open(data, read, new ExamplePreparation(tokenizer, maxLen, MalformedPolicy.SKIP));
         DataStats stats = new DataStats();
@@ -112,14 +112,13 @@ final class EvalCommand implements Callable<Integer> {
             throw new DataException(data + ": no example with target tokens on the '" + split + "' side"
                     + (split == Split.all ? "" : " of a " + evalSplit + " split with seed " + seed) + " (" + stats.snapshot() + ")");
         }
-        int padId = tokenizer.padId().orElse(Math.max(0, tokenizer.eosId()));
         Transformer transformer = new Transformer(model);
         List<List<TokenizedExample>> batches = LengthGrouping.batches(examples, TokenizedExample::length, batch);
         double sum = 0;
         long tokens = 0;
         long start = System.nanoTime();
         for (int i = 0; i < batches.size(); i++) {
-            Transformer.Loss loss = transformer.forwardLoss(Batch.pack(batches.get(i), padId), adapters);
+            Transformer.Loss loss = transformer.forwardLoss(Batch.pack(batches.get(i), tokenizer.batchPadId()), adapters);
             sum += loss.sum();
             tokens += loss.tokens();
             if ((i + 1) % 25 == 0 || i + 1 == batches.size()) System.err.printf("  scored %d/%d batches%n", i + 1, batches.size());

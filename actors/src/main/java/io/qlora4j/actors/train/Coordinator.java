@@ -129,7 +129,7 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         }
         if (session.config.evalSplit() > 0) {
             evalStreamer = context.spawn(DataStreamer.create(DataStreamerConfig.eval(session.source, session.split,
-                    session.config.batch(), padId())), "eval-data");
+                    session.config.batch(), session.tokenizer.batchPadId())), "eval-data");
             requestEvalBatch();
         } else {
             startTraining();
@@ -429,12 +429,8 @@ final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private void spawnData(DataPosition from) {
         dataGeneration++;
         data = getContext().spawn(DataStreamer.create(DataStreamerConfig.train(session.source, session.split,
-                session.config.batch(), session.config.seed(), DataStreamerConfig.UNLIMITED_EPOCHS, padId())
+                session.config.batch(), session.config.seed(), DataStreamerConfig.UNLIMITED_EPOCHS, session.tokenizer.batchPadId())
                 .withWindowExamples(session.config.shuffleWindow()), from), "train-data-" + dataGeneration);
-    }
-
-    private int padId() {
-        return session.tokenizer.padId().orElse(Math.max(0, session.tokenizer.eosId()));
     }
 
     private String describe() {

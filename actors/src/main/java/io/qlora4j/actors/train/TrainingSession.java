@@ -21,6 +21,7 @@ import io.qlora4j.model.ModelFiles;
 import io.qlora4j.model.ModelLoader;
 import io.qlora4j.model.TrainableTensor;
 import io.qlora4j.model.data.EvalSplit;
+import io.qlora4j.model.data.ExampleTokenizer;
 import io.qlora4j.model.infer.MultipleChoice;
 import io.qlora4j.model.lora.LoraAdapters;
 import io.qlora4j.model.tokenizer.Tokenizer;
@@ -111,7 +112,7 @@ final class TrainingSession implements AutoCloseable {
                 log.accept("resuming from " + restored.get().dir() + " (step " + restored.get().step() + ")");
             }
         }
-        int maxLength = Math.min(config.maxLength(), model.config().maxPositions() + 1);
+        int maxLength = ExampleTokenizer.maxLengthFor(model.config(), config.maxLength());
         var prep = new ExamplePreparation(tokenizer, maxLength, config.failOnMalformed() ? MalformedPolicy.FAIL : MalformedPolicy.SKIP);
         ReadOptions read = new ReadOptions(config.format(), config.trainOnSource(), io.qlora4j.actors.data.Shard.ALL);
         ExampleSource source = DatasetUrl.isUrl(config.data())

@@ -1,5 +1,6 @@
 package io.qlora4j.model.data;
 
+import io.qlora4j.model.LlamaConfig;
 import io.qlora4j.model.tokenizer.Encoding;
 import io.qlora4j.model.tokenizer.TargetSpan;
 import io.qlora4j.model.tokenizer.Tokenizer;
@@ -25,6 +26,14 @@ public final class ExampleTokenizer {
 
     public int maxLength() {
         return maxLength;
+    }
+
+    /**
+     * The example length a run over {@code model} uses for a requested {@code maxLength}: at most the context plus one,
+     * because an example of n tokens trains n − 1 positions (inputs shifted against labels).
+     */
+    public static int maxLengthFor(LlamaConfig model, int requested) {
+        return Math.min(requested, model.maxPositions() + 1);
     }
 
     /** The tokenized example and whether it had to be cut to the max length. */

@@ -27,6 +27,14 @@ public interface Tokenizer {
     /** Id of the padding token, when the tokenizer names one. */
     OptionalInt padId();
 
+    /**
+     * The id that fills the unused positions of a batch: the padding token, else EOS (else 0). Padded positions are
+     * masked out of attention and the loss, so any id would do; a real token keeps embedding lookups in range.
+     */
+    default int batchPadId() {
+        return padId().orElse(Math.max(0, eosId()));
+    }
+
     /** The vocabulary piece of {@code id} as stored ({@code "▁Hello"}, {@code "Ġworld"}, {@code "<0x0A>"}, {@code " t"}). */
     String tokenString(int id);
 
