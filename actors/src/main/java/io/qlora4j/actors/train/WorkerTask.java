@@ -2,6 +2,7 @@ package io.qlora4j.actors.train;
 
 import io.qlora4j.actors.memory.MemoryManagerActor;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -22,7 +23,11 @@ sealed interface WorkerTask extends ComputeWorker.Command, DataParallelWorker.Co
     }
 
     /** One compute worker in this process, on its own dispatcher. */
-    Spawner LOCAL = (context, session, memory) -> context.<ComputeWorker.Command>spawnAnonymous(
-            Behaviors.supervise(ComputeWorker.create(session, memory)).onFailure(SupervisorStrategy.stop()),
-            DispatcherSelector.fromConfig("qlora4j.compute-dispatcher")).narrow();
+    Spawner LOCAL = (context, session, memory) -> spawnLocal(context, ComputeWorker.create(session, memory));
+
+    /** Spawns {@code worker} on the compute dispatcher, stopped (not restarted) on failure: the coordinator decides. */
+    static ActorRef<WorkerTask> spawnLocal(ActorContext<?> context, Behavior<ComputeWorker.Command> worker) {
+        return context.<ComputeWorker.Command>spawnAnonymous(Behaviors.supervise(worker).onFailure(SupervisorStrategy.stop()),
+                DispatcherSelector.fromConfig("qlora4j.compute-dispatcher")).narrow();
+    }
 }

@@ -2,8 +2,6 @@ package io.qlora4j.actors.train;
 
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.BehaviorInterceptor;
-import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Test;
@@ -55,8 +53,8 @@ class SupervisionTest {
     private static FinetuneSummary run(Map<String, Object> flags, int failures, List<String> infos) {
         AtomicInteger stepMessages = new AtomicInteger();
         AtomicInteger crashes = new AtomicInteger();
-        WorkerTask.Spawner crashing = (context, session, memory) -> context.<ComputeWorker.Command>spawnAnonymous(
-                Behaviors.supervise(Behaviors.intercept(() -> new BehaviorInterceptor<ComputeWorker.Command, ComputeWorker.Command>(ComputeWorker.Command.class) {
+        WorkerTask.Spawner crashing = (context, session, memory) -> WorkerTask.spawnLocal(context,
+                Behaviors.intercept(() -> new BehaviorInterceptor<ComputeWorker.Command, ComputeWorker.Command>(ComputeWorker.Command.class) {
                     @Override
                     public Behavior<ComputeWorker.Command> aroundReceive(TypedActorContext<ComputeWorker.Command> ctx, ComputeWorker.Command msg,
                                                                          ReceiveTarget<ComputeWorker.Command> target) {
@@ -66,8 +64,7 @@ class SupervisionTest {
                         }
                         return target.apply(ctx, msg);
                     }
-                }, ComputeWorker.create(session, memory))).onFailure(SupervisorStrategy.stop()),
-                DispatcherSelector.fromConfig("qlora4j.compute-dispatcher")).narrow();
+                }, ComputeWorker.create(session, memory)));
         FinetuneConfig config = FinetuneConfig.load(Optional.empty(), flags);
         return FinetuneJob.run(config, FinetuneConfig.render(Optional.empty(), flags), false, new TrainingListener() {
             @Override
